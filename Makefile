@@ -1,0 +1,43 @@
+# Two commands: `make lab` and `make test`. Both create .venv in the checkout and install once;
+# they reinstall only when requirements*.txt or pyproject.toml change.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Where torch's CPU build comes from. Here pip's configured wheel folder has it; elsewhere set
+# TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu (the GitHub workflow does).
+TORCH_INDEX_URL ?=
+OFFLINE := NBHELPERS_OFFLINE=1 HF_HUB_OFFLINE=1
+
+.PHONY: install lab test doctor prepare lint clean-models
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-no-deps.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-no-deps.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m nbhelpers telemetry opt-out
+	$(BIN)/python -c "import importlib.util, sys; sys.exit('torchvision is installed; pip uninstall torchvision' if importlib.util.find_spec('torchvision') else 0)"
+	touch $(STAMP)
+
+lab: install
+	$(BIN)/python -m jupyter lab --notebook-dir=notebooks
+
+test: install
+	$(OFFLINE) $(BIN)/python -m pytest
+
+doctor: install
+	$(BIN)/python -m nbhelpers doctor
+
+prepare: install
+	$(BIN)/python -m nbhelpers prepare all
+
+lint: install
+	$(BIN)/python -m ruff check nbhelpers tests
+
+clean-models:
+	rm -rf models

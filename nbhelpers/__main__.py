@@ -1,0 +1,110 @@
+"""Command line: `python -m nbhelpers doctor | prepare [NOTEBOOK|all] | telemetry [status|opt-out]`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import platform
+import sys
+from collections.abc import Sequence
+
+import nbhelpers
+from nbhelpers import telemetry
+from nbhelpers.cache import folder_size, human_size
+from nbhelpers.settings import cache_dir, offline_reason
+
+# What each notebook needs prepared: (model role, export variant). Shared roles are built once.
+NOTEBOOK_NEEDS: dict[str, list[tuple[str, str]]] = {
+    "00": [("llm", "fp16"), ("llm-cost", "fp16")],
+}
+# Every module a notebook imports; `doctor` checks that each one imports.
+NOTEBOOK_IMPORTS = (
+    "openvino", "openvino_genai", "openvino_tokenizers", "nncf", "optimum.intel", "transformers",
+    "tokenizers", "diffusers", "peft", "torch", "numpy", "matplotlib", "ipywidgets", "tqdm",
+)
+VERSIONED = ("openvino", "openvino_genai", "openvino_tokenizers", "nncf", "optimum.intel", "transformers",
+             "diffusers", "peft", "torch")
+
+
+def doctor() -> int:
+    """Print versions, devices, offline mode, cache and telemetry; return 1 if an import fails."""
+    from nbhelpers.devices import device_names
+
+    print(f"nbhelpers {nbhelpers.__version__} on Python {platform.python_version()} ({platform.platform()})")
+    failed = []
+    for name in NOTEBOOK_IMPORTS:
+        try:
+            module = importlib.import_module(name)
+        except Exception as exc:  # report every failure, not only ImportError
+            failed.append(name)
+            print(f"  FAIL {name}: {type(exc).__name__}: {exc}")
+            continue
+        if name in VERSIONED:
+            version = getattr(module, "__version__", None) or _dist_version(name)
+            print(f"  ok   {name} {version}")
+    try:
+        importlib.import_module("torchvision")
+        print("  note torchvision is importable (not needed by these notebooks)")
+    except Exception:
+        print("  ok   torchvision is not installed (as intended: see README)")
+    for device, full in device_names().items():
+        print(f"device {device}: {full}")
+    print(f"mode   {offline_reason()}")
+    root = cache_dir()
+    print(f"cache  {root} ({human_size(folder_size(root))})")
+    print(f"telemetry (OpenVINO/NNCF) {telemetry.status()}")
+    if failed:
+        print(f"{len(failed)} import(s) failed: reinstall with `make install` (or pip install -r requirements.txt)")
+        return 1
+    print("all notebook imports work")
+    return 0
+
+
+def _dist_version(module: str) -> str:
+    from importlib.metadata import version
+
+    return version(module.replace(".", "-").replace("_", "-"))
+
+
+def prepare(notebooks: Sequence[str]) -> int:
+    """Build and export what the given notebooks need (default models for the current mode)."""
+    from tqdm.auto import tqdm
+
+    from nbhelpers.models import default_model, export_llm
+
+    wanted = list(NOTEBOOK_NEEDS) if "all" in notebooks else list(notebooks)
+    unknown = [n for n in wanted if n not in NOTEBOOK_NEEDS]
+    if unknown:
+        print(f"unknown notebook(s) {', '.join(unknown)}; choose from: {', '.join(NOTEBOOK_NEEDS)} or all")
+        return 2
+    jobs = list(dict.fromkeys((default_model(role), variant) for nb in wanted for role, variant in NOTEBOOK_NEEDS[nb]))
+    print(offline_reason())
+    for name, variant in tqdm(jobs, desc="prepare", unit="model"):
+        path = export_llm(name, variant)
+        tqdm.write(f"ready: {name} [{variant}] -> {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m nbhelpers", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="check the installation, devices, offline mode and cache")
+    prep = sub.add_parser("prepare", help="build and export ahead of time what notebooks need")
+    prep.add_argument("notebooks", nargs="*", default=["all"], help="notebook numbers (00, 01, ...) or all")
+    tel = sub.add_parser("telemetry", help="show or opt out of OpenVINO/NNCF telemetry (sends nothing)")
+    tel.add_argument("action", choices=["status", "opt-out"], nargs="?", default="status")
+    args = parser.parse_args(argv)
+    if args.command == "doctor":
+        return doctor()
+    if args.command == "prepare":
+        return prepare(args.notebooks)
+    if args.action == "opt-out":
+        path = telemetry.opt_out()
+        print(f"OpenVINO/NNCF telemetry: opted out ({path})" if path else "openvino-telemetry is not installed")
+    print(f"OpenVINO/NNCF telemetry: {telemetry.status()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

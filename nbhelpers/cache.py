@@ -1,0 +1,97 @@
+"""Build-once model folders that never look complete unless they are.
+
+`build_once(path, build)` calls `build(tmp)` on a temporary sibling folder, writes a marker file into
+it, and only then renames it to `path`. An interrupted build leaves a `.partial` folder that is never
+loaded (and is removed on the next build); a folder at `path` without the marker is rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from nbhelpers.errors import ModelNotFoundError, ModelNotReadyError
+
+MARKER = ".nbhelpers-complete.json"
+PARTIAL = ".partial-"
+# Files an exported OpenVINO LLM folder must hold before GenAI can load it.
+OV_LLM_FILES = ("openvino_model.xml", "openvino_model.bin", "openvino_tokenizer.xml", "openvino_detokenizer.xml")
+
+
+def is_complete(path: Path) -> bool:
+    """Return True if `path` was finished by `build_once` (it holds the completion marker)."""
+    return (Path(path) / MARKER).is_file()
+
+
+def build_once(path: Path, build: Callable[[Path], object], force: bool = False) -> Path:
+    """Return `path`, first calling `build(tmp_folder)` unless a complete build is already there.
+
+    `build` writes into the (existing, empty) folder it is given. The folder appears at `path` only
+    after `build` returns; if it raises, the partial folder is deleted and the error propagates.
+    `force=True` rebuilds even when a complete build exists.
+    """
+    path = Path(path)
+    if is_complete(path) and not force:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}{PARTIAL}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = path.parent / f".{path.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    start = time.perf_counter()
+    try:
+        build(tmp)
+        info = {"built": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": round(time.perf_counter() - start, 1)}
+        (tmp / MARKER).write_text(json.dumps(info), encoding="utf-8")
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def require_model_dir(path: Path, required: Iterable[str] = OV_LLM_FILES, hint: str = "") -> Path:
+    """Return `path` if it is a usable model folder; raise a clear error otherwise.
+
+    A folder made by `build_once` must carry its marker; any other folder (for example one exported
+    by hand with optimum-cli) must hold every file in `required`, none of them empty.
+    Raises ModelNotFoundError if the folder is missing and ModelNotReadyError if it is incomplete.
+    `hint` is appended to the message (how to create the folder).
+    """
+    path = Path(path)
+    fix = f" {hint}" if hint else ""
+    if not path.is_dir():
+        raise ModelNotFoundError(f"{path} does not exist.{fix}")
+    if is_complete(path):
+        return path
+    missing = [name for name in required if not (path / name).is_file() or (path / name).stat().st_size == 0]
+    if missing:
+        raise ModelNotReadyError(
+            f"{path} is incomplete (missing or empty: {', '.join(missing)}); delete it and export again, "
+            f"or call build_once(..., force=True).{fix}"
+        )
+    return path
+
+
+def folder_size(path: Path) -> int:
+    """Return the total size in bytes of the files below `path` (0 if it does not exist)."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def human_size(n_bytes: float) -> str:
+    """Return a size such as '12.3 MB' (powers of 1000, as download pages show them)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if n_bytes < 1000 or unit == "GB":
+            return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1000
+    raise AssertionError("unreachable")

@@ -1,0 +1,31 @@
+"""The errors nbhelpers raises. Each message names the problem and the fix."""
+
+from __future__ import annotations
+
+
+class NbhelpersError(Exception):
+    """Base class for every error raised by nbhelpers."""
+
+
+class ModelNotFoundError(NbhelpersError, FileNotFoundError):
+    """A model folder does not exist."""
+
+
+class ModelNotReadyError(NbhelpersError):
+    """A model folder exists but is incomplete (an interrupted export or copy)."""
+
+
+class UnknownModelError(NbhelpersError, ValueError):
+    """A model name that the registry does not know."""
+
+
+class OfflineError(NbhelpersError):
+    """A hub model was asked for while offline mode is on."""
+
+
+class DeviceNotAvailableError(NbhelpersError, ValueError):
+    """An OpenVINO device name that this machine does not have."""
+
+
+class EmptyPromptError(NbhelpersError, ValueError):
+    """A prompt that is empty or only white space."""

@@ -1,0 +1,177 @@
+"""Where models come from: the real hub defaults, the offline demo stand-ins, and their cached exports.
+
+Each role a notebook needs (`llm`, `llm-draft`, `llm-cost`) has a real default on the Hugging Face hub
+and a demo model that `nbhelpers` builds locally with the same architecture class. `default_model`
+picks the real one unless offline mode is on; `model_source` turns a name into something
+`optimum-cli --model` accepts (a local snapshot folder for demo models, the hub id otherwise).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbhelpers.cache import build_once, require_model_dir
+from nbhelpers.errors import OfflineError, UnknownModelError
+from nbhelpers.settings import cache_dir, is_offline, offline_reason
+
+DEMO_PREFIX = "nbhelpers/"
+# Bump when the demo corpus, shapes or training change: cached demo builds and their exports are then rebuilt.
+DEMO_RECIPE = 1
+
+
+@dataclass(frozen=True)
+class ModelRole:
+    """A model a lesson needs: the real hub default and the local demo model that stands in for it."""
+
+    role: str
+    hub_id: str | None
+    demo: str
+    description: str
+    download: str = ""
+
+
+ROLES: dict[str, ModelRole] = {
+    "llm": ModelRole(
+        "llm", "HuggingFaceTB/SmolLM2-360M-Instruct", "nbhelpers/demo-llm",
+        "a small chat model (Llama architecture)", "0.7 GB",
+    ),
+    "llm-draft": ModelRole(
+        "llm-draft", "HuggingFaceTB/SmolLM2-135M-Instruct", "nbhelpers/demo-llm-draft",
+        "a smaller sibling that shares the target's tokenizer (draft for speculative decoding)", "0.27 GB",
+    ),
+    "llm-cost": ModelRole(
+        "llm-cost", None, "nbhelpers/demo-llm-100m",
+        "random weights at a realistic cost (~100 M parameters) for timing; its text is noise", "",
+    ),
+}
+
+
+def _role(role: str) -> ModelRole:
+    if role not in ROLES:
+        raise UnknownModelError(f"unknown model role {role!r}; known roles: {', '.join(ROLES)}")
+    return ROLES[role]
+
+
+def model_choices(role: str) -> list[str]:
+    """Return the names a selector offers for `role`: the hub id (if any) and the demo model."""
+    spec = _role(role)
+    return [n for n in (spec.hub_id, spec.demo) if n]
+
+
+def default_model(role: str) -> str:
+    """Return the model name to use by default: the hub id, or the demo model when offline."""
+    spec = _role(role)
+    return spec.demo if is_offline() or spec.hub_id is None else spec.hub_id
+
+
+def is_demo(name: str) -> bool:
+    """Return True if `name` is one of the locally built demo models."""
+    return name.startswith(DEMO_PREFIX)
+
+
+def why(name: str) -> str:
+    """Return one sentence saying which model is used and why (for the notebook to print)."""
+    if is_demo(name):
+        return f"Using the demo model {name}, built on this machine: {offline_reason()}."
+    return f"Using the hub model {name}: {offline_reason()}."
+
+
+def slug(name: str) -> str:
+    """Return a folder-safe name: 'org/model' -> 'org--model' (demo models also carry their recipe version)."""
+    safe = name.replace("/", "--")
+    return f"{safe}-r{DEMO_RECIPE}" if is_demo(name) else safe
+
+
+FAMILY = "nbhelpers/demo-llm-family"
+_FAMILY_MEMBERS = {"nbhelpers/demo-llm": "target", "nbhelpers/demo-llm-draft": "draft"}
+
+
+def snapshot_dir(name: str) -> Path:
+    """Return the cache folder where the demo model `name` is (or will be) saved as a hub snapshot."""
+    if name in _FAMILY_MEMBERS:  # target and draft are built together: one folder, one marker
+        return cache_dir() / "hf" / slug(FAMILY) / _FAMILY_MEMBERS[name]
+    return cache_dir() / "hf" / slug(name)
+
+
+def training_progress() -> Callable[[str, int, int], None]:
+    """Return a `progress(phase, step, total)` callback that shows one tqdm bar per training phase."""
+    from tqdm.auto import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def update(phase: str, step: int, total: int) -> None:
+        bar = bars.setdefault(phase, tqdm(total=total, desc=f"training demo {phase}", unit="step"))
+        bar.update(step - bar.n)
+        if step >= total:
+            bar.close()
+
+    return update
+
+
+def _build_family(tmp: Path, progress: Callable[[str, int, int], None] | None) -> None:
+    from nbhelpers import demo_llm
+
+    (tmp / "target").mkdir()
+    (tmp / "draft").mkdir()
+    demo_llm.build_family(tmp / "target", tmp / "draft", progress=progress or training_progress())
+
+
+def model_source(name: str, progress: Callable[[str, int, int], None] | None = None) -> str:
+    """Return what `optimum-cli export openvino --model` takes for `name`: a local folder or a hub id.
+
+    Demo models are built on first use (about 3 minutes for the LLM family) and cached.
+    `progress(phase, step, total)` is called while demo models train (default: tqdm bars).
+    Raises UnknownModelError for a name no role offers, and OfflineError for a hub id in offline mode.
+    """
+    known = {n for spec in ROLES.values() for n in model_choices(spec.role)}
+    if name not in known:
+        raise UnknownModelError(f"unknown model {name!r}; choose one of: {', '.join(sorted(known))}")
+    if not is_demo(name):
+        if is_offline():
+            raise OfflineError(
+                f"{name} is on the Hugging Face hub but offline mode is on; choose a demo model "
+                f"(nbhelpers/...) or unset NBHELPERS_OFFLINE and HF_HUB_OFFLINE."
+            )
+        return name
+    if name in _FAMILY_MEMBERS:
+        build_once(cache_dir() / "hf" / slug(FAMILY), lambda tmp: _build_family(tmp, progress))
+    elif name == "nbhelpers/demo-llm-100m":
+        from nbhelpers import demo_llm
+
+        tokenizer = Path(model_source("nbhelpers/demo-llm", progress))
+        build_once(snapshot_dir(name), lambda tmp: demo_llm.build_cost_model(tmp, tokenizer))
+    return str(snapshot_dir(name))
+
+
+def export_command(source: str, out: Path, weight_format: str = "fp16", *extra: str) -> list[str]:
+    """Return the `optimum-cli export openvino` command (run with this interpreter) for an LLM."""
+    return [
+        sys.executable, "-m", "optimum.commands.optimum_cli", "export", "openvino",
+        "--model", source, "--task", "text-generation-with-past", "--weight-format", weight_format,
+        *extra, str(out),
+    ]
+
+
+def ov_dir(name: str, variant: str = "fp16") -> Path:
+    """Return the cache folder of the OpenVINO export `variant` of model `name`."""
+    return cache_dir() / "ov" / slug(name) / variant
+
+
+def export_llm(name: str, weight_format: str = "fp16", *extra: str, force: bool = False) -> Path:
+    """Export model `name` with optimum-cli (cached) and return the OpenVINO model folder.
+
+    `extra` flags (for example `--disable-stateful`) are passed to optimum-cli and named in the
+    cache folder. Raises subprocess.CalledProcessError if the export fails.
+    """
+    variant = "-".join([weight_format, *(f.strip("-") for f in extra)])
+    source = model_source(name)
+    out = build_once(
+        ov_dir(name, variant),
+        lambda tmp: subprocess.run(export_command(source, tmp, weight_format, *extra), check=True),
+        force=force,
+    )
+    return require_model_dir(out)

@@ -1,0 +1,53 @@
+"""Two matplotlib helpers for the measurements the notebooks show: bars with spread, and lines."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from nbhelpers.timing import Spread
+
+
+def bars(values: Mapping[str, float | Spread], title: str, ylabel: str, note: str = "") -> Figure:
+    """Return a bar chart of {label: value}; a `Spread` value draws its median with a min-max whisker."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    labels = list(values)
+    mids = [v.median if isinstance(v, Spread) else float(v) for v in values.values()]
+    err = [[m - v.low if isinstance(v, Spread) else 0 for m, v in zip(mids, values.values(), strict=False)],
+           [v.high - m if isinstance(v, Spread) else 0 for m, v in zip(mids, values.values(), strict=False)]]
+    has_spread = any(isinstance(v, Spread) for v in values.values())
+    ax.bar(labels, mids, yerr=err if has_spread else None, capsize=4, color="#0068b5")
+    for i, m in enumerate(mids):
+        ax.annotate(f"{m:.3g}", (i, m), ha="center", va="bottom", xytext=(0, 3), textcoords="offset points")
+    _finish(ax, title, ylabel, note)
+    return fig
+
+
+def lines(
+    x: Sequence[float], series: Mapping[str, Sequence[float]], title: str, xlabel: str, ylabel: str,
+    reference: tuple[float, str] | None = None, note: str = "", logx: bool = False,
+) -> Figure:
+    """Return a line chart of several series over `x`; `reference=(y, label)` adds a dashed line."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for name, ys in series.items():
+        ax.plot(x, ys, marker="o", label=name)
+    if reference is not None:
+        ax.axhline(reference[0], color="gray", linestyle="--", label=reference[1])
+    if logx:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(list(x), [f"{v:g}" for v in x])
+    ax.set_xlabel(xlabel)
+    ax.legend()
+    _finish(ax, title, ylabel, note)
+    return fig
+
+
+def _finish(ax: plt.Axes, title: str, ylabel: str, note: str) -> None:
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    if note:
+        ax.figure.text(0.01, 0.01, note, fontsize=8, color="gray")
+    ax.figure.tight_layout()

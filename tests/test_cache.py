@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nbhelpers.cache import MARKER, OV_LLM_FILES, build_once, folder_size, human_size, is_complete, require_model_dir
+from nbhelpers.errors import ModelNotFoundError, ModelNotReadyError
+
+
+def test_build_once_builds_then_reuses(tmp_path: Path) -> None:
+    calls: list[Path] = []
+
+    def build(tmp: Path) -> None:
+        calls.append(tmp)
+        assert tmp.is_dir() and tmp.name.startswith(".model.partial-")
+        (tmp / "weights.bin").write_bytes(b"123")
+
+    out = build_once(tmp_path / "model", build)
+    assert out == tmp_path / "model" and is_complete(out) and (out / "weights.bin").read_bytes() == b"123"
+    assert build_once(tmp_path / "model", build) == out
+    assert len(calls) == 1
+    build_once(tmp_path / "model", build, force=True)
+    assert len(calls) == 2
+
+
+def test_interrupted_build_leaves_nothing_that_looks_complete(tmp_path: Path) -> None:
+    def crash(tmp: Path) -> None:
+        (tmp / "openvino_model.xml").write_text("<net/>")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_once(tmp_path / "model", crash)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_folder_without_marker_is_rebuilt(tmp_path: Path) -> None:
+    half = tmp_path / "model"
+    half.mkdir()
+    (half / "openvino_model.xml").write_text("<net/>")
+    (tmp_path / ".model.partial-deadbeef").mkdir()  # left behind by a killed process
+    build_once(half, lambda tmp: (tmp / "new").write_text("x"))
+    assert sorted(p.name for p in half.iterdir()) == [MARKER, "new"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_require_model_dir_errors_say_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="does not exist. Run prepare"):
+        require_model_dir(tmp_path / "missing", hint="Run prepare first.")
+    half = tmp_path / "half"
+    half.mkdir()
+    (half / "openvino_model.xml").write_text("<net/>")
+    (half / "openvino_model.bin").write_bytes(b"")
+    with pytest.raises(ModelNotReadyError, match=r"incomplete \(missing or empty: openvino_model.bin, .*delete it"):
+        require_model_dir(half)
+
+
+def test_require_model_dir_accepts_hand_exported_folder(tmp_path: Path) -> None:
+    for name in OV_LLM_FILES:
+        (tmp_path / name).write_text("x")
+    assert require_model_dir(tmp_path) == tmp_path
+
+
+def test_sizes(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"x" * 1500)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b").write_bytes(b"x" * 500)
+    assert folder_size(tmp_path) == 2000
+    assert folder_size(tmp_path / "nope") == 0
+    assert human_size(2000) == "2.0 kB" and human_size(999) == "999 B" and human_size(3.2e9) == "3.2 GB"

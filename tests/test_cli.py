@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nbhelpers import __main__ as cli
+
+
+def test_doctor_reports_everything(capsys: pytest.CaptureFixture[str], tmp_cache: Path, tmp_home: Path) -> None:
+    assert cli.doctor() == 0
+    out = capsys.readouterr().out
+    for expected in ("ok   openvino ", "ok   optimum.intel ", "device CPU:", "mode   offline mode is",
+                     f"cache  {tmp_cache}", "telemetry (OpenVINO/NNCF) undecided", "all notebook imports work"):
+        assert expected in out
+
+
+def test_doctor_reports_a_broken_import(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "NOTEBOOK_IMPORTS", ("openvino", "no_such_module_xyz"))
+    assert cli.doctor() == 1
+    assert "FAIL no_such_module_xyz" in capsys.readouterr().out
+
+
+def test_telemetry_command(capsys: pytest.CaptureFixture[str], tmp_home: Path) -> None:
+    assert cli.main(["telemetry", "opt-out"]) == 0
+    assert "OpenVINO/NNCF telemetry: opted out" in capsys.readouterr().out
+
+
+def test_prepare_rejects_unknown_notebook(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["prepare", "42"]) == 2
+    assert "unknown notebook(s) 42; choose from: 00" in capsys.readouterr().out
+
+
+def test_prepare_exports_what_a_notebook_needs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import nbhelpers.models
+
+    monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
+    done: list[tuple[str, str]] = []
+    monkeypatch.setattr(nbhelpers.models, "export_llm", lambda name, variant: done.append((name, variant)) or tmp_path)
+    assert cli.main(["prepare", "00"]) == 0
+    assert done == [("nbhelpers/demo-llm", "fp16"), ("nbhelpers/demo-llm-100m", "fp16")]
+
+
+def test_notebook_needs_cover_every_notebook() -> None:
+    root = Path(cli.__file__).resolve().parent.parent / "notebooks"
+    numbers = {p.name[:2] for p in root.glob("[0-9][0-9]-*.ipynb")}
+    assert numbers and numbers <= set(cli.NOTEBOOK_NEEDS)

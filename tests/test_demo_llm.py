@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from nbhelpers import demo_llm
+from nbhelpers.corpus import chat_corpus
+
+from .conftest import TINY_DRAFT, TINY_TARGET
+
+
+@pytest.fixture(scope="module")
+def tokenizer():  # noqa: ANN201
+    return demo_llm.build_tokenizer(chat_corpus("train")[:100], vocab_size=300)
+
+
+def test_tokenizer_has_chat_template_eos_and_round_trips(tokenizer) -> None:  # noqa: ANN001
+    text = "The capital of France is Paris."
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
+    assert tokenizer.eos_token == demo_llm.EOS
+    messages = [{"role": "user", "content": "Hi"}]
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert prompt == f"{demo_llm.USER}\nHi\n{demo_llm.ASSISTANT}\n"
+
+
+def test_encode_chat_masks_everything_but_the_answer(tokenizer) -> None:  # noqa: ANN001
+    conv = chat_corpus("train")[0]
+    ids, labels = demo_llm.encode_chat(tokenizer, conv)
+    answer = [t for t in labels if t != -100]
+    assert len(ids) == len(labels) and labels[0] == -100
+    assert tokenizer.decode(answer) == conv.assistant + demo_llm.EOS
+
+
+def test_hidden_sizes_fit_int4_group_size() -> None:
+    for shape in (demo_llm.TARGET_SHAPE, demo_llm.DRAFT_SHAPE, demo_llm.COST_SHAPE):
+        assert shape.hidden_size % 128 == 0 and shape.intermediate_size % 128 == 0
+
+
+def test_train_reduces_loss_and_distillation_runs(tokenizer) -> None:  # noqa: ANN001
+    examples = [demo_llm.encode_chat(tokenizer, c) for c in chat_corpus("train")[:40]]
+    eos = tokenizer.eos_token_id
+    target = demo_llm.make_llama(TINY_TARGET, len(tokenizer), eos, seed=0)
+    losses: list[float] = []
+    report = demo_llm.train(target, examples, 30, eos, batch_size=8, progress=lambda s, loss: losses.append(loss))
+    assert report.steps == 30 and len(losses) == 30 and losses[-1] < losses[0]
+    draft = demo_llm.make_llama(TINY_DRAFT, len(tokenizer), eos, seed=1)
+    d = demo_llm.train(draft, examples, 3, eos, teacher=target, batch_size=4)
+    assert d.parameters < report.parameters
+    assert 0.0 <= demo_llm.token_agreement(draft, target, examples[:3]) <= 1.0
+    assert demo_llm.token_agreement(target, target, examples[:3]) == 1.0
+
+
+def test_make_llama_is_deterministic() -> None:
+    a = demo_llm.make_llama(TINY_DRAFT, 300, 0, seed=3)
+    b = demo_llm.make_llama(TINY_DRAFT, 300, 0, seed=3)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=False))
+
+
+def test_build_family_saves_hub_snapshots(tmp_path: Path, tiny_shapes: None) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target, draft = tmp_path / "t", tmp_path / "d"
+    target.mkdir(), draft.mkdir()
+    phases: set[str] = set()
+    t, d = demo_llm.build_family(target, draft, progress=lambda phase, step, total: phases.add(phase))
+    assert phases == {"target", "draft"} and 0 <= d.extra["agreement"] <= 1
+    for folder in (target, draft):
+        names = {p.name for p in folder.iterdir()}
+        assert {"config.json", "model.safetensors", "generation_config.json", "tokenizer.json", "README.md"} <= names
+        assert json.loads((folder / "config.json").read_text())["architectures"] == ["LlamaForCausalLM"]
+    assert AutoTokenizer.from_pretrained(draft).chat_template == demo_llm.CHAT_TEMPLATE
+    assert AutoModelForCausalLM.from_pretrained(target).num_parameters() == t.parameters
+
+
+def test_cost_model_uses_demo_tokenizer(tmp_path: Path, tokenizer) -> None:  # noqa: ANN001
+    tokenizer.save_pretrained(tmp_path / "tok")
+    n = demo_llm.build_cost_model(tmp_path / "cost", tmp_path / "tok", shape=TINY_DRAFT)
+    config = json.loads((tmp_path / "cost" / "config.json").read_text())
+    assert config["vocab_size"] == len(tokenizer) and n > 0

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from nbhelpers.plots import bars, lines  # noqa: E402
+from nbhelpers.timing import spread  # noqa: E402
+
+
+def test_bars_draw_medians_with_whiskers() -> None:
+    fig = bars({"a": 1.0, "b": spread([1.0, 2.0, 4.0])}, "title", "ms", note="demo model")
+    ax = fig.axes[0]
+    assert [p.get_height() for p in ax.patches] == [1.0, 2.0]
+    assert ax.get_title() == "title" and ax.get_ylabel() == "ms"
+
+
+def test_lines_with_reference() -> None:
+    fig = lines([1, 2, 4], {"x": [1, 2, 3], "y": [2, 3, 4]}, "t", "tokens", "ms", reference=(100, "limit"), logx=True)
+    ax = fig.axes[0]
+    assert len(ax.lines) == 3 and ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["x", "y", "limit"]
