@@ -290,8 +290,8 @@ def _mean_loss(model: LlamaForCausalLM, examples: list[tuple[list[int], list[int
     return sum(losses) / max(1, len(losses))
 
 
-def build_cost_model(out: Path, tokenizer_source: Path, shape: LlamaShape = COST_SHAPE, seed: int = 0) -> int:
-    """Save a random-weight Llama of `shape` with the demo tokenizer from `tokenizer_source` to `out`.
+def build_cost_model(out: Path, tokenizer_source: Path, shape: LlamaShape | None = None, seed: int = 0) -> int:
+    """Save a random-weight Llama of `shape` (default `COST_SHAPE`) with the tokenizer from `tokenizer_source`.
 
     Its outputs are meaningless, but its per-token cost is that of a real model of its size. Returns
     the parameter count.
@@ -299,7 +299,7 @@ def build_cost_model(out: Path, tokenizer_source: Path, shape: LlamaShape = COST
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
-    model = make_llama(shape, len(tokenizer), tokenizer.convert_tokens_to_ids(EOS), seed)
+    model = make_llama(shape or COST_SHAPE, len(tokenizer), tokenizer.convert_tokens_to_ids(EOS), seed)
     n_params = sum(p.numel() for p in model.parameters())
     save_snapshot(model.to(dtype=_bf16()), tokenizer, out, _card(
         "nbhelpers cost-realistic LLM (random weights)",

@@ -97,14 +97,20 @@ def snapshot_dir(name: str) -> Path:
     return cache_dir() / "hf" / slug(name)
 
 
-def training_progress() -> Callable[[str, int, int], None]:
-    """Return a `progress(phase, step, total)` callback that shows one tqdm bar per training phase."""
+def training_progress(mininterval: float = 1.0) -> Callable[[str, int, int], None]:
+    """Return a `progress(phase, step, total)` callback that shows one tqdm bar per training phase.
+
+    Bars redraw at most every `mininterval` seconds: in a notebook each redraw is a message to the
+    front end, and a flood of them during a minutes-long cell can make Jupyter drop messages.
+    """
     from tqdm.auto import tqdm
 
     bars: dict[str, tqdm] = {}
 
     def update(phase: str, step: int, total: int) -> None:
-        bar = bars.setdefault(phase, tqdm(total=total, desc=f"training demo {phase}", unit="step"))
+        if phase not in bars:
+            bars[phase] = tqdm(total=total, desc=f"training demo {phase}", unit="step", mininterval=mininterval)
+        bar = bars[phase]
         bar.update(step - bar.n)
         if step >= total:
             bar.close()

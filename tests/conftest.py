@@ -36,6 +36,7 @@ def tiny_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make demo builds tiny: small shapes and a few training steps (structure, not quality)."""
     monkeypatch.setattr(demo_llm, "TARGET_SHAPE", TINY_TARGET)
     monkeypatch.setattr(demo_llm, "DRAFT_SHAPE", TINY_DRAFT)
+    monkeypatch.setattr(demo_llm, "COST_SHAPE", TINY_TARGET)
     real = demo_llm.build_family
 
     def quick(target_dir: Path, draft_dir: Path, **kw: object) -> object:

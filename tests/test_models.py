@@ -62,3 +62,37 @@ def test_export_command_uses_this_interpreter(tmp_path: Path) -> None:
     assert cmd[:3] == [sys.executable, "-m", "optimum.commands.optimum_cli"]
     assert cmd[-2:] == ["--disable-stateful", str(tmp_path)]
     assert cmd[cmd.index("--weight-format") + 1] == "int8"
+
+
+def test_model_source_builds_demo_models_once(tmp_cache: Path, tiny_shapes: None,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from nbhelpers import demo_llm
+    from nbhelpers.cache import is_complete
+
+    monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
+    seen: list[tuple[str, int, int]] = []
+    cost = Path(models.model_source("nbhelpers/demo-llm-100m", progress=lambda *a: seen.append(a)))
+    target = Path(models.model_source("nbhelpers/demo-llm"))
+    draft = Path(models.model_source("nbhelpers/demo-llm-draft"))
+    assert target.parent == draft.parent and is_complete(target.parent) and is_complete(cost)
+    assert {phase for phase, _, _ in seen} == {"target", "draft"}
+    config = json.loads((cost / "config.json").read_text())
+    assert config["hidden_size"] == demo_llm.COST_SHAPE.hidden_size
+    assert (cost / "tokenizer.json").read_text() == (target / "tokenizer.json").read_text()
+    monkeypatch.setattr(demo_llm, "build_family", lambda *a, **k: pytest.fail("rebuilt a cached demo model"))
+    assert models.model_source("nbhelpers/demo-llm") == str(target)
+
+
+def test_training_progress_keeps_one_bar_per_phase(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tqdm.auto
+
+    made: list[object] = []
+    real = tqdm.auto.tqdm
+    monkeypatch.setattr(tqdm.auto, "tqdm", lambda *a, **k: made.append(k) or real(*a, **k, disable=True))
+    update = models.training_progress(mininterval=2.0)
+    for step in range(1, 6):
+        update("target", step, 5)
+    update("draft", 1, 3)
+    assert len(made) == 2 and made[0]["mininterval"] == 2.0

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import pytest
+
+from nbhelpers.widgets import device_selector, model_selector
+
+
+def test_model_selector_offers_real_and_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("NBHELPERS_OFFLINE", "0")
+    online = model_selector("llm")
+    assert list(online.options) == ["HuggingFaceTB/SmolLM2-360M-Instruct", "nbhelpers/demo-llm"]
+    assert online.value == "HuggingFaceTB/SmolLM2-360M-Instruct"
+    monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
+    assert model_selector("llm").value == "nbhelpers/demo-llm"
+
+
+def test_device_selector_lists_this_machine() -> None:
+    widget = device_selector()
+    assert "CPU" in widget.options and widget.options[-1] == "AUTO" and widget.value == "CPU"
+    assert device_selector(default="NPU", include_auto=False).value == widget.options[0]
