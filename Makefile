@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Where torch's CPU build comes from. Here pip's configured wheel folder has it; elsewhere set
-# TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu (the GitHub workflow does).
-TORCH_INDEX_URL ?=
+# Where torch's CPU build comes from: PyTorch's CPU index, unless pip is configured with a local wheel
+# folder (find-links) that holds it, as on the lab machines. Override with TORCH_INDEX_URL=... (empty: pip's defaults).
+TORCH_INDEX_URL ?= $(if $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null),,https://download.pytorch.org/whl/cpu)
 OFFLINE := NBHELPERS_OFFLINE=1 HF_HUB_OFFLINE=1
 
 .PHONY: install lab test doctor prepare lint clean-models
@@ -40,4 +40,4 @@ lint: install
 	$(BIN)/python -m ruff check nbhelpers tests
 
 clean-models:
-	rm -rf models
+	rm -rf $(or $(NBHELPERS_CACHE),models)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import platform
 import sys
 from collections.abc import Sequence
@@ -42,19 +43,27 @@ def doctor() -> int:
         if name in VERSIONED:
             version = getattr(module, "__version__", None) or _dist_version(name)
             print(f"  ok   {name} {version}")
-    try:
-        importlib.import_module("torchvision")
-        print("  note torchvision is importable (not needed by these notebooks)")
-    except Exception:
+    if importlib.util.find_spec("torchvision") is None:
         print("  ok   torchvision is not installed (as intended: see README)")
-    for device, full in device_names().items():
-        print(f"device {device}: {full}")
+    else:
+        try:
+            importlib.import_module("torchvision")
+            print("  note torchvision is installed and imports (these notebooks do not need it)")
+        except Exception as exc:
+            failed.append("torchvision")
+            print(f"  FAIL torchvision is installed but broken ({exc}); `pip uninstall torchvision`")
+    try:
+        for device, full in device_names().items():
+            print(f"device {device}: {full}")
+    except Exception as exc:  # a broken GPU/NPU driver must not hide the rest of the report
+        failed.append("devices")
+        print(f"  FAIL listing OpenVINO devices: {type(exc).__name__}: {exc}")
     print(f"mode   {offline_reason()}")
     root = cache_dir()
     print(f"cache  {root} ({human_size(folder_size(root))})")
     print(f"telemetry (OpenVINO/NNCF) {telemetry.status()}")
     if failed:
-        print(f"{len(failed)} import(s) failed: reinstall with `make install` (or pip install -r requirements.txt)")
+        print(f"{len(failed)} check(s) failed ({', '.join(failed)}): reinstall with `make install` (see README)")
         return 1
     print("all notebook imports work")
     return 0
@@ -100,8 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "prepare":
         return prepare(args.notebooks)
     if args.action == "opt-out":
-        path = telemetry.opt_out()
-        print(f"OpenVINO/NNCF telemetry: opted out ({path})" if path else "openvino-telemetry is not installed")
+        path = telemetry.consent_file()
+        if path is None:
+            print("openvino-telemetry is not installed: nothing to opt out of")
+            return 0
+        if telemetry.opt_out() is None:
+            print(f"could not write {path}: make its folder writable, then run this again")
+            return 1
     print(f"OpenVINO/NNCF telemetry: {telemetry.status()}")
     return 0
 

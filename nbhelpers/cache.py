@@ -1,8 +1,9 @@
 """Build-once model folders that never look complete unless they are.
 
-`build_once(path, build)` calls `build(tmp)` on a temporary sibling folder, writes a marker file into
-it, and only then renames it to `path`. An interrupted build leaves a `.partial` folder that is never
-loaded (and is removed on the next build); a folder at `path` without the marker is rebuilt.
+`build_once(path, build)` calls `build(tmp)` on a temporary sibling folder, checks the files it must
+hold, writes a marker file into it, and only then renames it to `path`. An interrupted build leaves a
+`.partial` folder that is never loaded (and is removed by the next build once its process is gone);
+a folder at `path` without the marker is rebuilt.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ MARKER = ".nbhelpers-complete.json"
 PARTIAL = ".partial-"
 # Files an exported OpenVINO LLM folder must hold before GenAI can load it.
 OV_LLM_FILES = ("openvino_model.xml", "openvino_model.bin", "openvino_tokenizer.xml", "openvino_detokenizer.xml")
+DEFAULT_HINT = "Run the notebook's export cell, or `python -m nbhelpers prepare` for every notebook."
 
 
 def is_complete(path: Path) -> bool:
@@ -28,24 +30,42 @@ def is_complete(path: Path) -> bool:
     return (Path(path) / MARKER).is_file()
 
 
-def build_once(path: Path, build: Callable[[Path], object], force: bool = False) -> Path:
+def _missing(path: Path, required: Iterable[str]) -> list[str]:
+    return [name for name in required if not (path / name).is_file() or (path / name).stat().st_size == 0]
+
+
+def _remove_stale_partials(path: Path) -> None:
+    import psutil
+
+    for stale in path.parent.glob(f".{path.name}{PARTIAL}*"):
+        pid = stale.name.rsplit(PARTIAL, 1)[1].split("-")[0]
+        if not (pid.isdigit() and psutil.pid_exists(int(pid))):  # leave builds that are still running
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def build_once(path: Path, build: Callable[[Path], object], force: bool = False,
+               required: Iterable[str] = ()) -> Path:
     """Return `path`, first calling `build(tmp_folder)` unless a complete build is already there.
 
     `build` writes into the (existing, empty) folder it is given. The folder appears at `path` only
-    after `build` returns; if it raises, the partial folder is deleted and the error propagates.
+    after `build` returns and every file in `required` is there and not empty; otherwise the partial
+    folder is deleted and the error propagates (ModelNotReadyError for missing files).
     `force=True` rebuilds even when a complete build exists.
     """
     path = Path(path)
     if is_complete(path) and not force:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}{PARTIAL}*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = path.parent / f".{path.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
+    _remove_stale_partials(path)
+    tmp = path.parent / f".{path.name}{PARTIAL}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     start = time.perf_counter()
     try:
         build(tmp)
+        missing = _missing(tmp, required)
+        if missing:
+            raise ModelNotReadyError(f"building {path.name} did not produce {', '.join(missing)}; the messages "
+                                     "above say why (for example a tokenizer that could not be converted)")
         info = {"built": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": round(time.perf_counter() - start, 1)}
         (tmp / MARKER).write_text(json.dumps(info), encoding="utf-8")
         if path.exists():
@@ -57,25 +77,22 @@ def build_once(path: Path, build: Callable[[Path], object], force: bool = False)
     return path
 
 
-def require_model_dir(path: Path, required: Iterable[str] = OV_LLM_FILES, hint: str = "") -> Path:
-    """Return `path` if it is a usable model folder; raise a clear error otherwise.
+def require_model_dir(path: Path, required: Iterable[str] = OV_LLM_FILES, hint: str = DEFAULT_HINT) -> Path:
+    """Return `path` if it is a usable model folder: it exists and holds every file in `required`, none empty.
 
-    A folder made by `build_once` must carry its marker; any other folder (for example one exported
-    by hand with optimum-cli) must hold every file in `required`, none of them empty.
-    Raises ModelNotFoundError if the folder is missing and ModelNotReadyError if it is incomplete.
-    `hint` is appended to the message (how to create the folder).
+    Works for folders made by `build_once` and for folders exported by hand with optimum-cli.
+    Raises ModelNotFoundError if the folder is missing and ModelNotReadyError if it is incomplete;
+    `hint` (how to create the folder) ends the message.
     """
     path = Path(path)
     fix = f" {hint}" if hint else ""
     if not path.is_dir():
         raise ModelNotFoundError(f"{path} does not exist.{fix}")
-    if is_complete(path):
-        return path
-    missing = [name for name in required if not (path / name).is_file() or (path / name).stat().st_size == 0]
+    missing = _missing(path, required)
     if missing:
         raise ModelNotReadyError(
             f"{path} is incomplete (missing or empty: {', '.join(missing)}); delete it and export again, "
-            f"or call build_once(..., force=True).{fix}"
+            "or call build_once(..., force=True)."
         )
     return path
 

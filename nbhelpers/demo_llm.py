@@ -241,9 +241,6 @@ def build_family(
     `progress(phase, step, total)` is called during training. Returns the two `TrainReport`s; the
     draft's `extra["agreement"]` is its next-token agreement with the target on held-out stories.
     """
-    import torch
-
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     train_set = chat_corpus("train", seed=seed)
     heldout = chat_corpus("heldout", seed=seed)
     tokenizer = build_tokenizer(train_set)
@@ -296,20 +293,16 @@ def build_cost_model(out: Path, tokenizer_source: Path, shape: LlamaShape | None
     Its outputs are meaningless, but its per-token cost is that of a real model of its size. Returns
     the parameter count.
     """
+    import torch
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
     model = make_llama(shape or COST_SHAPE, len(tokenizer), tokenizer.convert_tokens_to_ids(EOS), seed)
     n_params = sum(p.numel() for p in model.parameters())
-    save_snapshot(model.to(dtype=_bf16()), tokenizer, out, _card(
+    save_snapshot(model.to(dtype=torch.bfloat16), tokenizer, out, _card(
         "nbhelpers cost-realistic LLM (random weights)",
         f"A {n_params / 1e6:.0f} M-parameter Llama-architecture model with random weights. Its text is noise; "
         "it exists so that timings reflect the cost of a real model of this size, not Python overhead.",
     ))
     return n_params
 
-
-def _bf16() -> torch.dtype:
-    import torch
-
-    return torch.bfloat16

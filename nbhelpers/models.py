@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from nbhelpers.cache import build_once, require_model_dir
+from nbhelpers.cache import OV_LLM_FILES, build_once
 from nbhelpers.errors import OfflineError, UnknownModelError
 from nbhelpers.settings import cache_dir, is_offline, offline_reason
 
@@ -75,9 +75,11 @@ def is_demo(name: str) -> bool:
 
 def why(name: str) -> str:
     """Return one sentence saying which model is used and why (for the notebook to print)."""
+    if is_demo(name) and is_offline():
+        return f"Using the demo model {name}, built on this machine, because {offline_reason()}."
     if is_demo(name):
-        return f"Using the demo model {name}, built on this machine: {offline_reason()}."
-    return f"Using the hub model {name}: {offline_reason()}."
+        return f"Using the demo model {name}, built on this machine (selected; timings then come from a cost model)."
+    return f"Using the hub model {name}; it is downloaded and exported on first use."
 
 
 def slug(name: str) -> str:
@@ -137,10 +139,10 @@ def model_source(name: str, progress: Callable[[str, int, int], None] | None = N
     if name not in known:
         raise UnknownModelError(f"unknown model {name!r}; choose one of: {', '.join(sorted(known))}")
     if not is_demo(name):
-        if is_offline():
+        if is_offline() and not _in_hub_cache(name):
             raise OfflineError(
-                f"{name} is on the Hugging Face hub but offline mode is on; choose a demo model "
-                f"(nbhelpers/...) or unset NBHELPERS_OFFLINE and HF_HUB_OFFLINE."
+                f"{name} is not in the Hugging Face cache and offline mode is on; choose a demo model "
+                "(nbhelpers/...), or go online once (unset NBHELPERS_OFFLINE and HF_HUB_OFFLINE) to download it."
             )
         return name
     if name in _FAMILY_MEMBERS:
@@ -151,6 +153,12 @@ def model_source(name: str, progress: Callable[[str, int, int], None] | None = N
         tokenizer = Path(model_source("nbhelpers/demo-llm", progress))
         build_once(snapshot_dir(name), lambda tmp: demo_llm.build_cost_model(tmp, tokenizer))
     return str(snapshot_dir(name))
+
+
+def _in_hub_cache(name: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(name, "config.json"), str)
 
 
 def export_command(source: str, out: Path, weight_format: str = "fp16", *extra: str) -> list[str]:
@@ -171,13 +179,12 @@ def export_llm(name: str, weight_format: str = "fp16", *extra: str, force: bool 
     """Export model `name` with optimum-cli (cached) and return the OpenVINO model folder.
 
     `extra` flags (for example `--disable-stateful`) are passed to optimum-cli and named in the
-    cache folder. Raises subprocess.CalledProcessError if the export fails.
+    cache folder. Raises subprocess.CalledProcessError if the export fails, and ModelNotReadyError if
+    it finished without every file GenAI needs.
     """
     variant = "-".join([weight_format, *(f.strip("-") for f in extra)])
-    source = model_source(name)
-    out = build_once(
-        ov_dir(name, variant),
-        lambda tmp: subprocess.run(export_command(source, tmp, weight_format, *extra), check=True),
-        force=force,
-    )
-    return require_model_dir(out)
+
+    def export(tmp: Path) -> None:  # the source is only needed (built or downloaded) when not cached
+        subprocess.run(export_command(model_source(name), tmp, weight_format, *extra), check=True)
+
+    return build_once(ov_dir(name, variant), export, force=force, required=OV_LLM_FILES)

@@ -2,7 +2,8 @@
 
 GenAI reuses the KV-cache of a prompt prefix it has already processed, so timing prompt processing
 (TTFT) with the same prompt twice measures the cache, not the model. `distinct_prompts` makes prompts
-of a given token length that share no prefix.
+of a given token length that differ from their first word (within one call; use another seed for
+another set), so no two share a cached block of tokens.
 """
 
 from __future__ import annotations

@@ -45,8 +45,7 @@ def apply_offline_env() -> bool:
     """If offline mode is on, set the Hugging Face offline and no-telemetry variables. Returns is_offline()."""
     if not is_offline():
         return False
-    for key, value in OFFLINE_ENV.items():
-        os.environ.setdefault(key, value)
+    os.environ.update(OFFLINE_ENV)  # override e.g. HF_HUB_OFFLINE=0: offline means offline
     return True
 
 

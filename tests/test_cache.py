@@ -44,9 +44,30 @@ def test_folder_without_marker_is_rebuilt(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
 
+def test_build_checks_required_files_before_marking_complete(tmp_path: Path) -> None:
+    def no_tokenizer(tmp: Path) -> None:  # an export that "succeeded" without its tokenizer
+        (tmp / "openvino_model.xml").write_text("<net/>")
+
+    with pytest.raises(ModelNotReadyError, match="did not produce openvino_tokenizer.xml"):
+        build_once(tmp_path / "model", no_tokenizer, required=["openvino_model.xml", "openvino_tokenizer.xml"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_partial_folder_of_a_running_build_is_left_alone(tmp_path: Path) -> None:
+    import os
+
+    running = tmp_path / f".model.partial-{os.getpid()}-abcd1234"
+    dead = tmp_path / ".model.partial-999999999-abcd1234"
+    running.mkdir(), dead.mkdir()
+    build_once(tmp_path / "model", lambda tmp: (tmp / "x").write_text("x"))
+    assert running.exists() and not dead.exists()
+
+
 def test_require_model_dir_errors_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="does not exist. Run prepare"):
         require_model_dir(tmp_path / "missing", hint="Run prepare first.")
+    with pytest.raises(ModelNotFoundError, match="python -m nbhelpers prepare"):
+        require_model_dir(tmp_path / "missing")
     half = tmp_path / "half"
     half.mkdir()
     (half / "openvino_model.xml").write_text("<net/>")
@@ -59,6 +80,12 @@ def test_require_model_dir_accepts_hand_exported_folder(tmp_path: Path) -> None:
     for name in OV_LLM_FILES:
         (tmp_path / name).write_text("x")
     assert require_model_dir(tmp_path) == tmp_path
+
+
+def test_marker_alone_does_not_make_a_folder_usable(tmp_path: Path) -> None:
+    out = build_once(tmp_path / "model", lambda tmp: (tmp / "openvino_model.xml").write_text("<net/>"))
+    with pytest.raises(ModelNotReadyError, match="openvino_model.bin"):
+        require_model_dir(out)
 
 
 def test_sizes(tmp_path: Path) -> None:

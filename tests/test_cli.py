@@ -7,10 +7,12 @@ import pytest
 from nbhelpers import __main__ as cli
 
 
-def test_doctor_reports_everything(capsys: pytest.CaptureFixture[str], tmp_cache: Path, tmp_home: Path) -> None:
+def test_doctor_reports_everything(capsys: pytest.CaptureFixture[str], tmp_cache: Path, tmp_home: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
     assert cli.doctor() == 0
     out = capsys.readouterr().out
-    for expected in ("ok   openvino ", "ok   optimum.intel ", "device CPU:", "mode   offline mode is",
+    for expected in ("ok   openvino ", "ok   optimum.intel ", "device CPU:", "mode   offline mode is on",
                      f"cache  {tmp_cache}", "telemetry (OpenVINO/NNCF) undecided", "all notebook imports work"):
         assert expected in out
 
@@ -21,9 +23,33 @@ def test_doctor_reports_a_broken_import(capsys: pytest.CaptureFixture[str], monk
     assert "FAIL no_such_module_xyz" in capsys.readouterr().out
 
 
+def test_doctor_survives_a_broken_device_driver(capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import nbhelpers.devices
+
+    def broken() -> dict[str, str]:
+        raise RuntimeError("libOpenCL.so.1: cannot open shared object file")
+
+    monkeypatch.setattr(nbhelpers.devices, "device_names", broken)
+    assert cli.doctor() == 1
+    out = capsys.readouterr().out
+    assert "FAIL listing OpenVINO devices: RuntimeError: libOpenCL" in out and "telemetry" in out
+
+
 def test_telemetry_command(capsys: pytest.CaptureFixture[str], tmp_home: Path) -> None:
+    assert cli.main(["telemetry"]) == 0
+    assert "OpenVINO/NNCF telemetry: undecided" in capsys.readouterr().out
     assert cli.main(["telemetry", "opt-out"]) == 0
     assert "OpenVINO/NNCF telemetry: opted out" in capsys.readouterr().out
+
+
+def test_telemetry_opt_out_failure_says_what_to_do(capsys: pytest.CaptureFixture[str], tmp_home: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbhelpers import telemetry
+
+    monkeypatch.setattr(telemetry, "opt_out", lambda: None)
+    assert cli.main(["telemetry", "opt-out"]) == 1
+    assert "could not write" in capsys.readouterr().out
 
 
 def test_prepare_rejects_unknown_notebook(capsys: pytest.CaptureFixture[str]) -> None:

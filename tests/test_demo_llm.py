@@ -49,7 +49,6 @@ def test_train_reduces_loss_and_distillation_runs(tokenizer) -> None:  # noqa: A
     draft = demo_llm.make_llama(TINY_DRAFT, len(tokenizer), eos, seed=1)
     d = demo_llm.train(draft, examples, 3, eos, teacher=target, batch_size=4)
     assert d.parameters < report.parameters
-    assert 0.0 <= demo_llm.token_agreement(draft, target, examples[:3]) <= 1.0
     assert demo_llm.token_agreement(target, target, examples[:3]) == 1.0
 
 
@@ -66,7 +65,7 @@ def test_build_family_saves_hub_snapshots(tmp_path: Path, tiny_shapes: None) -> 
     target.mkdir(), draft.mkdir()
     phases: set[str] = set()
     t, d = demo_llm.build_family(target, draft, progress=lambda phase, step, total: phases.add(phase))
-    assert phases == {"target", "draft"} and 0 <= d.extra["agreement"] <= 1
+    assert phases == {"target", "draft"} and "agreement" in d.extra and "heldout_loss" in t.extra
     for folder in (target, draft):
         names = {p.name for p in folder.iterdir()}
         assert {"config.json", "model.safetensors", "generation_config.json", "tokenizer.json", "README.md"} <= names

@@ -19,8 +19,9 @@ def test_default_is_real_model_online_and_demo_offline(online: None, monkeypatch
     assert models.default_model("llm-cost") == "nbhelpers/demo-llm-100m"  # has no hub model
     monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
     assert models.default_model("llm") == "nbhelpers/demo-llm"
-    assert models.why("nbhelpers/demo-llm").startswith(
-        "Using the demo model nbhelpers/demo-llm, built on this machine: offline mode is on (NBHELPERS_OFFLINE=1)")
+    assert models.why("nbhelpers/demo-llm") == (
+        "Using the demo model nbhelpers/demo-llm, built on this machine, because offline mode is on "
+        "(NBHELPERS_OFFLINE=1), so demo models are built locally.")
 
 
 def test_choices_and_names() -> None:
@@ -38,10 +39,16 @@ def test_unknown_names_are_rejected_clearly() -> None:
         models.model_source("gpt-5")
 
 
-def test_hub_model_offline_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hub_model_offline_is_refused_unless_cached(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
-    with pytest.raises(OfflineError, match="offline mode is on; choose a demo model"):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(OfflineError, match="not in the Hugging Face cache and offline mode is on; choose a demo model"):
         models.model_source("HuggingFaceTB/SmolLM2-360M-Instruct")
+    monkeypatch.setattr(models, "_in_hub_cache", lambda name: True)  # as after `make prepare` online
+    assert models.model_source("HuggingFaceTB/SmolLM2-360M-Instruct") == "HuggingFaceTB/SmolLM2-360M-Instruct"
 
 
 def test_hub_model_online_is_passed_through(online: None) -> None:
@@ -96,3 +103,30 @@ def test_training_progress_keeps_one_bar_per_phase(monkeypatch: pytest.MonkeyPat
         update("target", step, 5)
     update("draft", 1, 3)
     assert len(made) == 2 and made[0]["mininterval"] == 2.0
+
+
+def test_export_llm_names_variants_checks_files_and_caches(tmp_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from nbhelpers.cache import OV_LLM_FILES
+    from nbhelpers.errors import ModelNotReadyError
+
+    calls: list[list[str]] = []
+
+    def fake_cli(cmd: list[str], check: bool) -> None:
+        calls.append(cmd)
+        for name in OV_LLM_FILES[: None if len(calls) > 1 else 1]:  # the first export "forgets" files
+            Path(cmd[-1], name).write_text("x")
+
+    monkeypatch.delenv("NBHELPERS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(subprocess, "run", fake_cli)
+    with pytest.raises(ModelNotReadyError, match="did not produce openvino_model.bin"):
+        models.export_llm("HuggingFaceTB/SmolLM2-135M-Instruct", "int8", "--disable-stateful")
+    out = models.export_llm("HuggingFaceTB/SmolLM2-135M-Instruct", "int8", "--disable-stateful")
+    assert out == tmp_cache / "ov" / "HuggingFaceTB--SmolLM2-135M-Instruct" / "int8-disable-stateful"
+    assert "--disable-stateful" in calls[-1] and len(calls) == 2
+    models.export_llm("HuggingFaceTB/SmolLM2-135M-Instruct", "int8", "--disable-stateful")
+    assert len(calls) == 2
+    models.export_llm("HuggingFaceTB/SmolLM2-135M-Instruct", "int8", "--disable-stateful", force=True)
+    assert len(calls) == 3

@@ -41,3 +41,17 @@ def test_cache_dir_follows_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     monkeypatch.delenv("NBHELPERS_CACHE")
     root = settings.project_root()
     assert root is not None and settings.cache_dir() == root / "models"
+
+
+def test_installed_package_caches_in_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("NBHELPERS_CACHE", raising=False)
+    monkeypatch.setattr(settings, "__file__", str(tmp_path / "site-packages" / "nbhelpers" / "settings.py"))
+    assert settings.project_root() is None
+    assert settings.cache_dir() == Path.home() / ".cache" / "nbhelpers"
+
+
+def test_offline_overrides_a_contrary_hf_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    settings.apply_offline_env()
+    assert os.environ["HF_HUB_OFFLINE"] == "1"

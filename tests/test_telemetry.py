@@ -21,6 +21,13 @@ def test_opt_out_writes_consent_file_and_sends_nothing(tmp_home: Path, monkeypat
     assert telemetry.status() == "opted out"
 
 
+def test_without_a_home_folder_nothing_is_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    from openvino_telemetry.utils.opt_in_checker import OptInChecker
+
+    monkeypatch.setattr(OptInChecker, "consent_file_base_dir", staticmethod(lambda: None))
+    assert telemetry.consent_file() is None and telemetry.opt_out() is None and telemetry.status() == "unavailable"
+
+
 def test_status_reads_opt_in(tmp_home: Path) -> None:
     path = telemetry.consent_file()
     assert path is not None

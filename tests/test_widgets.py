@@ -18,4 +18,4 @@ def test_model_selector_offers_real_and_demo(monkeypatch: pytest.MonkeyPatch) ->
 def test_device_selector_lists_this_machine() -> None:
     widget = device_selector()
     assert "CPU" in widget.options and widget.options[-1] == "AUTO" and widget.value == "CPU"
-    assert device_selector(default="NPU", include_auto=False).value == widget.options[0]
+    assert device_selector(default="TPU", include_auto=False).value == widget.options[0]
