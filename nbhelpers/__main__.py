@@ -14,9 +14,12 @@ from nbhelpers import telemetry
 from nbhelpers.cache import folder_size, human_size
 from nbhelpers.settings import cache_dir, offline_reason
 
-# What each notebook needs prepared: (model role, export variant). Shared roles are built once.
-NOTEBOOK_NEEDS: dict[str, list[tuple[str, str]]] = {
-    "00": [("llm", "fp16"), ("llm-cost", "fp16")],
+# What each notebook needs prepared: (model role, export_llm arguments). Shared exports are built once.
+FP16 = ("fp16",)
+STATELESS = ("fp16", "--disable-stateful")
+NOTEBOOK_NEEDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    "00": [("llm", FP16), ("llm-cost", FP16)],
+    "01": [("llm", FP16), ("llm", STATELESS), ("llm-cost", FP16), ("llm-cost", STATELESS)],
 }
 # Every module a notebook imports; `doctor` checks that each one imports.
 NOTEBOOK_IMPORTS = (
@@ -86,11 +89,11 @@ def prepare(notebooks: Sequence[str]) -> int:
     if unknown:
         print(f"unknown notebook(s) {', '.join(unknown)}; choose from: {', '.join(NOTEBOOK_NEEDS)} or all")
         return 2
-    jobs = list(dict.fromkeys((default_model(role), variant) for nb in wanted for role, variant in NOTEBOOK_NEEDS[nb]))
+    jobs = list(dict.fromkeys((default_model(role), args) for nb in wanted for role, args in NOTEBOOK_NEEDS[nb]))
     print(offline_reason())
-    for name, variant in tqdm(jobs, desc="prepare", unit="model"):
-        path = export_llm(name, variant)
-        tqdm.write(f"ready: {name} [{variant}] -> {path}")
+    for name, args in tqdm(jobs, desc="prepare", unit="export"):
+        path = export_llm(name, *args)
+        tqdm.write(f"ready: {name} {' '.join(args)} -> {path}")
     return 0
 
 

@@ -32,16 +32,20 @@ class ModelRole:
     demo: str
     description: str
     download: str = ""
+    # (layers, key/value heads, head dim) of the hub model, from its config.json: lessons compute
+    # KV-cache sizes for it even offline.
+    kv_shape: tuple[int, int, int] | None = None
 
 
 ROLES: dict[str, ModelRole] = {
     "llm": ModelRole(
         "llm", "HuggingFaceTB/SmolLM2-360M-Instruct", "nbhelpers/demo-llm",
-        "a small chat model (Llama architecture)", "0.7 GB",
+        "a small chat model (Llama architecture)", "0.7 GB", kv_shape=(32, 5, 64),
     ),
     "llm-draft": ModelRole(
         "llm-draft", "HuggingFaceTB/SmolLM2-135M-Instruct", "nbhelpers/demo-llm-draft",
         "a smaller sibling that shares the target's tokenizer (draft for speculative decoding)", "0.27 GB",
+        kv_shape=(30, 3, 64),
     ),
     "llm-cost": ModelRole(
         "llm-cost", None, "nbhelpers/demo-llm-100m",

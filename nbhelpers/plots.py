@@ -27,9 +27,12 @@ def bars(values: Mapping[str, float | Spread], title: str, ylabel: str, note: st
 
 def lines(
     x: Sequence[float], series: Mapping[str, Sequence[float]], title: str, xlabel: str, ylabel: str,
-    reference: tuple[float, str] | None = None, note: str = "", logx: bool = False,
+    reference: tuple[float, str] | None = None, note: str = "", logx: bool = False, logy: bool = False,
 ) -> Figure:
-    """Return a line chart of several series over `x`; `reference=(y, label)` adds a dashed line."""
+    """Return a line chart of several series over `x`; `reference=(y, label)` adds a dashed line.
+
+    `logx` uses a base-2 axis labelled with the x values; `logy` a base-10 value axis.
+    """
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for name, ys in series.items():
         ax.plot(x, ys, marker="o", label=name)
@@ -38,6 +41,8 @@ def lines(
     if logx:
         ax.set_xscale("log", base=2)
         ax.set_xticks(list(x), [f"{v:g}" for v in x])
+    if logy:
+        ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.legend()
     _finish(ax, title, ylabel, note)

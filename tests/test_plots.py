@@ -18,5 +18,6 @@ def test_bars_draw_medians_with_whiskers() -> None:
 def test_lines_with_reference() -> None:
     fig = lines([1, 2, 4], {"x": [1, 2, 3], "y": [2, 3, 4]}, "t", "tokens", "ms", reference=(100, "limit"), logx=True)
     ax = fig.axes[0]
-    assert len(ax.lines) == 3 and ax.get_xscale() == "log"
+    assert len(ax.lines) == 3 and ax.get_xscale() == "log" and ax.get_yscale() == "linear"
+    assert lines([1, 2], {"x": [1, 10]}, "t", "a", "b", logy=True).axes[0].get_yscale() == "log"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["x", "y", "limit"]
