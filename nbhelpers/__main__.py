@@ -20,6 +20,7 @@ STATELESS = ("fp16", "--disable-stateful")
 NOTEBOOK_NEEDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "00": [("llm", FP16), ("llm-cost", FP16)],
     "01": [("llm", FP16), ("llm", STATELESS), ("llm-cost", FP16), ("llm-cost", STATELESS)],
+    "02": [("llm", FP16), ("llm-cost", FP16)],  # its variants are derived in-process with NNCF
 }
 # Every module a notebook imports; `doctor` checks that each one imports.
 NOTEBOOK_IMPORTS = (

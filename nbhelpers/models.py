@@ -174,6 +174,22 @@ def export_command(source: str, out: Path, weight_format: str = "fp16", *extra: 
     ]
 
 
+def copy_companion_files(source: Path, target: Path) -> list[str]:
+    """Copy everything but the model itself (`openvino_model.xml/.bin`) from one export folder to another.
+
+    That is the tokenizer and detokenizer IRs and the configs GenAI reads, so a model saved with
+    `openvino.save_model` next to them loads in `LLMPipeline`. Returns the copied file names.
+    """
+    import shutil
+
+    copied = []
+    for file in sorted(Path(source).iterdir()):
+        if file.is_file() and not file.name.startswith(("openvino_model.", ".")):
+            shutil.copy2(file, Path(target) / file.name)
+            copied.append(file.name)
+    return copied
+
+
 def ov_dir(name: str, variant: str = "fp16") -> Path:
     """Return the cache folder of the OpenVINO export `variant` of model `name`."""
     return cache_dir() / "ov" / slug(name) / variant

@@ -49,6 +49,20 @@ def lines(
     return fig
 
 
+def scatter(points: Mapping[str, tuple[float, float]], title: str, xlabel: str, ylabel: str,
+            note: str = "", logy: bool = False) -> Figure:
+    """Return a labelled scatter plot of {label: (x, y)}, e.g. size against quality loss per variant."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for i, (label, (x, y)) in enumerate(sorted(points.items(), key=lambda item: item[1])):
+        ax.scatter([x], [y], color="#0068b5")  # neighbours' labels alternate above and below their points
+        ax.annotate(label, (x, y), fontsize=8, xytext=(5, 4 if i % 2 else -11), textcoords="offset points")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    _finish(ax, title, ylabel, note)
+    return fig
+
+
 def _finish(ax: plt.Axes, title: str, ylabel: str, note: str) -> None:
     ax.set_title(title)
     ax.set_ylabel(ylabel)

@@ -130,3 +130,14 @@ def test_export_llm_names_variants_checks_files_and_caches(tmp_cache: Path, monk
     assert len(calls) == 2
     models.export_llm("HuggingFaceTB/SmolLM2-135M-Instruct", "int8", "--disable-stateful", force=True)
     assert len(calls) == 3
+
+
+def test_copy_companion_files_leaves_the_model_and_marker(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir(), dst.mkdir()
+    names = ["openvino_model.xml", "openvino_model.bin", "openvino_tokenizer.xml", "config.json",
+             ".nbhelpers-complete.json"]
+    for name in names:
+        (src / name).write_text(name)
+    assert models.copy_companion_files(src, dst) == ["config.json", "openvino_tokenizer.xml"]
+    assert sorted(p.name for p in dst.iterdir()) == ["config.json", "openvino_tokenizer.xml"]

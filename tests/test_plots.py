@@ -4,7 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from nbhelpers.plots import bars, lines  # noqa: E402
+from nbhelpers.plots import bars, lines, scatter  # noqa: E402
 from nbhelpers.timing import spread  # noqa: E402
 
 
@@ -21,3 +21,9 @@ def test_lines_with_reference() -> None:
     assert len(ax.lines) == 3 and ax.get_xscale() == "log" and ax.get_yscale() == "linear"
     assert lines([1, 2], {"x": [1, 10]}, "t", "a", "b", logy=True).axes[0].get_yscale() == "log"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["x", "y", "limit"]
+
+
+def test_scatter_labels_every_point() -> None:
+    fig = scatter({"int8": (0.5, 1e-4), "int4": (0.26, 2e-3)}, "t", "size", "KL", logy=True)
+    ax = fig.axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == ["int4", "int8"] and ax.get_yscale() == "log"
