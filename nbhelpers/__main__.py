@@ -21,6 +21,7 @@ NOTEBOOK_NEEDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "00": [("llm", FP16), ("llm-cost", FP16)],
     "01": [("llm", FP16), ("llm", STATELESS), ("llm-cost", FP16), ("llm-cost", STATELESS)],
     "02": [("llm", FP16), ("llm-cost", FP16)],  # its variants are derived in-process with NNCF
+    "03": [("sd-target", FP16), ("llm-draft", FP16)],
 }
 # Every module a notebook imports; `doctor` checks that each one imports.
 NOTEBOOK_IMPORTS = (
@@ -83,7 +84,7 @@ def prepare(notebooks: Sequence[str]) -> int:
     """Build and export what the given notebooks need (default models for the current mode)."""
     from tqdm.auto import tqdm
 
-    from nbhelpers.models import default_model, export_llm
+    from nbhelpers.models import default_model, llm_dir
 
     wanted = list(NOTEBOOK_NEEDS) if "all" in notebooks else list(notebooks)
     unknown = [n for n in wanted if n not in NOTEBOOK_NEEDS]
@@ -93,7 +94,7 @@ def prepare(notebooks: Sequence[str]) -> int:
     jobs = list(dict.fromkeys((default_model(role), args) for nb in wanted for role, args in NOTEBOOK_NEEDS[nb]))
     print(offline_reason())
     for name, args in tqdm(jobs, desc="prepare", unit="export"):
-        path = export_llm(name, *args)
+        path = llm_dir(name, *args)
         tqdm.write(f"ready: {name} {' '.join(args)} -> {path}")
     return 0
 

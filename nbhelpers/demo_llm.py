@@ -306,3 +306,49 @@ def build_cost_model(out: Path, tokenizer_source: Path, shape: LlamaShape | None
     ))
     return n_params
 
+
+
+def pad_for_cost(source: Path, out: Path, extra_layers: int = 12, intermediate_size: int = 8192,
+                 seed: int = 0) -> int:
+    """Save a copy of the Llama at `source` that computes the same logits at a realistic cost (~100 M parameters).
+
+    Every MLP is widened to `intermediate_size`: the new hidden units meet all-zero columns of `down_proj`,
+    so they add nothing. Then `extra_layers` decoder layers are appended whose output projections
+    (`o_proj`, `down_proj`) are zero: each adds exactly zero to the residual stream. The weights are
+    saved in float16, as the export would store them anyway. Returns the parameter count.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    small = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+    cfg = small.config
+    if intermediate_size < cfg.intermediate_size:
+        raise ValueError(f"intermediate_size {intermediate_size} is smaller than the model's {cfg.intermediate_size}")
+    shape = LlamaShape(cfg.hidden_size, intermediate_size, cfg.num_hidden_layers + extra_layers,
+                       cfg.num_attention_heads, cfg.num_key_value_heads, cfg.max_position_embeddings)
+    big = make_llama(shape, cfg.vocab_size, cfg.eos_token_id, seed)
+    n = cfg.intermediate_size
+    with torch.no_grad():
+        for name in ("model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"):
+            big.get_parameter(name).copy_(small.get_parameter(name))
+        for i, layer in enumerate(big.model.layers):
+            if i < cfg.num_hidden_layers:
+                old = small.model.layers[i]
+                layer.self_attn.load_state_dict(old.self_attn.state_dict())
+                layer.input_layernorm.load_state_dict(old.input_layernorm.state_dict())
+                layer.post_attention_layernorm.load_state_dict(old.post_attention_layernorm.state_dict())
+                layer.mlp.gate_proj.weight[:n] = old.mlp.gate_proj.weight
+                layer.mlp.up_proj.weight[:n] = old.mlp.up_proj.weight
+                layer.mlp.down_proj.weight.zero_()
+                layer.mlp.down_proj.weight[:, :n] = old.mlp.down_proj.weight
+            else:
+                layer.self_attn.o_proj.weight.zero_()
+                layer.mlp.down_proj.weight.zero_()
+    n_params = sum(p.numel() for p in big.parameters())
+    save_snapshot(big.to(dtype=torch.float16), AutoTokenizer.from_pretrained(source), out, _card(
+        "nbhelpers demo LLM, padded to a realistic cost",
+        f"The demo target widened and deepened to {n_params / 1e6:.0f} M parameters with zero output projections: "
+        "it computes the same logits as the demo target, at the cost of a model of this size. "
+        "For timing speculative decoding, where the draft must be much cheaper than the target.",
+    ))
+    return n_params

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from nbhelpers.cache import OV_LLM_FILES, build_once
+from nbhelpers.cache import OV_LLM_FILES, build_once, is_complete
 from nbhelpers.errors import OfflineError, UnknownModelError
 from nbhelpers.settings import cache_dir, is_offline, offline_reason
 
@@ -47,11 +47,36 @@ ROLES: dict[str, ModelRole] = {
         "a smaller sibling that shares the target's tokenizer (draft for speculative decoding)", "0.27 GB",
         kv_shape=(30, 3, 64),
     ),
+    "sd-target": ModelRole(
+        "sd-target", "HuggingFaceTB/SmolLM2-1.7B-Instruct", "nbhelpers/demo-llm-padded",
+        "a target for speculative decoding; the demo is the trained demo target padded to ~100 M parameters "
+        "with zero output projections (same logits, realistic cost)", "3.4 GB",
+    ),
     "llm-cost": ModelRole(
         "llm-cost", None, "nbhelpers/demo-llm-100m",
         "random weights at a realistic cost (~100 M parameters) for timing; its text is noise", "",
     ),
 }
+
+
+# OpenVINO IR repositories on the hub: downloaded as they are, never exported.
+IR_REPOS: dict[str, str] = {
+    "OpenVINO/Phi-3-mini-4k-instruct-int4-ov": "2.3 GB",
+    "OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov": "0.1 GB",
+}
+# Target and draft pairs that share a tokenizer: {label: (target, draft)}.
+SPECULATIVE_PAIRS: dict[str, tuple[str, str]] = {
+    "SmolLM2-1.7B-Instruct + SmolLM2-135M-Instruct": ("HuggingFaceTB/SmolLM2-1.7B-Instruct",
+                                                      "HuggingFaceTB/SmolLM2-135M-Instruct"),
+    "Phi-3-mini-4k-instruct int4 + FastDraft-50M int8 (OpenVINO IR only)": (
+        "OpenVINO/Phi-3-mini-4k-instruct-int4-ov", "OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov"),
+    "demo target (padded to ~100 M) + demo draft": ("nbhelpers/demo-llm-padded", "nbhelpers/demo-llm-draft"),
+}
+
+
+def default_pair() -> str:
+    """Return the label of the default speculative pair: the SmolLM2 pair, or the demo pair when offline."""
+    return list(SPECULATIVE_PAIRS)[-1 if is_offline() else 0]
 
 
 def _role(role: str) -> ModelRole:
@@ -151,6 +176,11 @@ def model_source(name: str, progress: Callable[[str, int, int], None] | None = N
         return name
     if name in _FAMILY_MEMBERS:
         build_once(cache_dir() / "hf" / slug(FAMILY), lambda tmp: _build_family(tmp, progress))
+    elif name == "nbhelpers/demo-llm-padded":
+        from nbhelpers import demo_llm
+
+        target = Path(model_source("nbhelpers/demo-llm", progress))
+        build_once(snapshot_dir(name), lambda tmp: demo_llm.pad_for_cost(target, tmp))
     elif name == "nbhelpers/demo-llm-100m":
         from nbhelpers import demo_llm
 
@@ -193,6 +223,31 @@ def copy_companion_files(source: Path, target: Path) -> list[str]:
 def ov_dir(name: str, variant: str = "fp16") -> Path:
     """Return the cache folder of the OpenVINO export `variant` of model `name`."""
     return cache_dir() / "ov" / slug(name) / variant
+
+
+def download_ir(name: str) -> Path:
+    """Download the OpenVINO IR repository `name` (one of IR_REPOS) into the cache once; return its folder.
+
+    Raises UnknownModelError for other names and OfflineError when it is not cached and offline mode is on.
+    """
+    if name not in IR_REPOS:
+        raise UnknownModelError(f"{name} is not a known OpenVINO IR repository; known: {', '.join(IR_REPOS)}")
+    out = ov_dir(name, "hub")
+    if not is_complete(out) and is_offline():
+        raise OfflineError(f"{name} has not been downloaded and offline mode is on; run "
+                           "`python -m nbhelpers prepare` online first, or choose a demo model")
+
+    def download(tmp: Path) -> None:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(name, local_dir=tmp)
+
+    return build_once(out, download, required=("openvino_model.xml", "openvino_model.bin", "openvino_tokenizer.xml"))
+
+
+def llm_dir(name: str, weight_format: str = "fp16", *extra: str) -> Path:
+    """Return an OpenVINO model folder for `name`: downloaded if it is an IR repository, else exported (cached)."""
+    return download_ir(name) if name in IR_REPOS else export_llm(name, weight_format, *extra)
 
 
 def export_llm(name: str, weight_format: str = "fp16", *extra: str, force: bool = False) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 from nbhelpers.devices import available_devices
-from nbhelpers.models import default_model, model_choices
+from nbhelpers.models import SPECULATIVE_PAIRS, default_model, default_pair, model_choices
 
 
 def model_selector(role: str, description: str = "Model:") -> widgets.Dropdown:
@@ -17,6 +17,14 @@ def model_selector(role: str, description: str = "Model:") -> widgets.Dropdown:
     return widgets.Dropdown(
         options=model_choices(role), value=default_model(role), description=description,
         style={"description_width": "initial"}, layout=widgets.Layout(width="480px"),
+    )
+
+
+def pair_selector(description: str = "Target + draft:") -> widgets.Dropdown:
+    """Return a dropdown of speculative-decoding pairs; its value is a (target, draft) tuple of model names."""
+    return widgets.Dropdown(
+        options=list(SPECULATIVE_PAIRS.items()), value=SPECULATIVE_PAIRS[default_pair()], description=description,
+        style={"description_width": "initial"}, layout=widgets.Layout(width="640px"),
     )
 
 

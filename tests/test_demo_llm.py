@@ -79,3 +79,19 @@ def test_cost_model_uses_demo_tokenizer(tmp_path: Path, tokenizer) -> None:  # n
     n = demo_llm.build_cost_model(tmp_path / "cost", tmp_path / "tok", shape=TINY_DRAFT)
     config = json.loads((tmp_path / "cost" / "config.json").read_text())
     assert config["vocab_size"] == len(tokenizer) and n > 0
+
+
+def test_pad_for_cost_keeps_the_function(tmp_path: Path, tokenizer) -> None:  # noqa: ANN001
+    from transformers import AutoModelForCausalLM
+
+    small = demo_llm.make_llama(TINY_TARGET, len(tokenizer), tokenizer.eos_token_id, seed=0)
+    demo_llm.save_snapshot(small, tokenizer, tmp_path / "small", "card")
+    n = demo_llm.pad_for_cost(tmp_path / "small", tmp_path / "big", extra_layers=2, intermediate_size=512)
+    big = AutoModelForCausalLM.from_pretrained(tmp_path / "big", dtype=torch.float32)
+    assert n > 2 * small.num_parameters() and big.config.num_hidden_layers == TINY_TARGET.num_hidden_layers + 2
+    ids = torch.tensor([tokenizer("The capital of France is Paris.")["input_ids"]])
+    with torch.no_grad():  # same logits up to the float16 rounding of the saved weights
+        expected = small.half().float()(input_ids=ids).logits
+        assert torch.allclose(big(input_ids=ids).logits, expected, atol=1e-4)
+    with pytest.raises(ValueError, match="smaller than"):
+        demo_llm.pad_for_cost(tmp_path / "small", tmp_path / "bad", intermediate_size=64)

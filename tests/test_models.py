@@ -141,3 +141,33 @@ def test_copy_companion_files_leaves_the_model_and_marker(tmp_path: Path) -> Non
         (src / name).write_text(name)
     assert models.copy_companion_files(src, dst) == ["config.json", "openvino_tokenizer.xml"]
     assert sorted(p.name for p in dst.iterdir()) == ["config.json", "openvino_tokenizer.xml"]
+
+
+def test_download_ir_refuses_offline_and_unknown(tmp_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UnknownModelError, match="not a known OpenVINO IR repository"):
+        models.download_ir("nbhelpers/demo-llm")
+    monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
+    with pytest.raises(OfflineError, match="has not been downloaded and offline mode is on"):
+        models.llm_dir("OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov")
+
+
+def test_download_ir_uses_the_hub_snapshot(tmp_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    def fake_download(repo_id: str, local_dir: Path) -> None:
+        for name in ("openvino_model.xml", "openvino_model.bin", "openvino_tokenizer.xml"):
+            Path(local_dir, name).write_text(repo_id)
+
+    monkeypatch.delenv("NBHELPERS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    out = models.llm_dir("OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov")
+    assert out == tmp_cache / "ov" / "OpenVINO--Phi-3-mini-FastDraft-50M-int8-ov" / "hub"
+    assert (out / "openvino_model.xml").read_text() == "OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov"
+
+
+def test_pairs_share_a_family_and_default_follows_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
+    assert models.SPECULATIVE_PAIRS[models.default_pair()] == ("nbhelpers/demo-llm-padded", "nbhelpers/demo-llm-draft")
+    for target, draft in models.SPECULATIVE_PAIRS.values():
+        assert target.split("/")[0] == draft.split("/")[0]

@@ -47,7 +47,7 @@ def test_follows_the_shared_structure(path: Path) -> None:
     targets = {a for m in markdown for a in re.findall(r'<a id="([a-z0-9-]+)"></a>\s*\n##', m)}
     assert set(anchors) <= targets, f"table of contents links without a section: {set(anchors) - targets}"
     assert "device_selector(" in code, "a device selector"
-    assert "model_selector(" in code, "a model selector"
+    assert "model_selector(" in code or "pair_selector(" in code, "a model selector"
     assert re.search(r"^\s*assert ", code, flags=re.M), "at least one assert on a real result"
     assert "import nbhelpers" in _source(next(c for c in cells if c["cell_type"] == "code")), "import nbhelpers first"
 

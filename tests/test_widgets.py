@@ -19,3 +19,13 @@ def test_device_selector_lists_this_machine() -> None:
     widget = device_selector()
     assert "CPU" in widget.options and widget.options[-1] == "AUTO" and widget.value == "CPU"
     assert device_selector(default="TPU", include_auto=False).value == widget.options[0]
+
+
+def test_pair_selector_defaults_to_demo_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbhelpers.widgets import pair_selector
+
+    monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
+    assert pair_selector().value == ("nbhelpers/demo-llm-padded", "nbhelpers/demo-llm-draft")
+    monkeypatch.setenv("NBHELPERS_OFFLINE", "0")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert pair_selector().value[0] == "HuggingFaceTB/SmolLM2-1.7B-Instruct"
