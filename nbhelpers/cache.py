@@ -77,6 +77,17 @@ def build_once(path: Path, build: Callable[[Path], object], force: bool = False,
     return path
 
 
+def build_info(path: Path) -> dict[str, object]:
+    """Return what `build_once` recorded about the build at `path` ({'built': time, 'seconds': duration}).
+
+    Raises ModelNotReadyError if `path` was not completed by `build_once`.
+    """
+    marker = Path(path) / MARKER
+    if not marker.is_file():
+        raise ModelNotReadyError(f"{path} has no completion marker: it was not built by build_once, or not finished")
+    return json.loads(marker.read_text(encoding="utf-8"))
+
+
 def require_model_dir(path: Path, required: Iterable[str] = OV_LLM_FILES, hint: str = DEFAULT_HINT) -> Path:
     """Return `path` if it is a usable model folder: it exists and holds every file in `required`, none empty.
 

@@ -4,7 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from nbhelpers.cache import MARKER, OV_LLM_FILES, build_once, folder_size, human_size, is_complete, require_model_dir
+from nbhelpers.cache import (
+    MARKER,
+    OV_LLM_FILES,
+    build_info,
+    build_once,
+    folder_size,
+    human_size,
+    is_complete,
+    require_model_dir,
+)
 from nbhelpers.errors import ModelNotFoundError, ModelNotReadyError
 
 
@@ -95,3 +104,11 @@ def test_sizes(tmp_path: Path) -> None:
     assert folder_size(tmp_path) == 2000
     assert folder_size(tmp_path / "nope") == 0
     assert human_size(2000) == "2.0 kB" and human_size(999) == "999 B" and human_size(3.2e9) == "3.2 GB"
+
+
+def test_build_info_reports_the_build(tmp_path: Path) -> None:
+    out = build_once(tmp_path / "model", lambda tmp: (tmp / "x").write_text("x"))
+    info = build_info(out)
+    assert set(info) == {"built", "seconds"} and info["seconds"] >= 0
+    with pytest.raises(ModelNotReadyError, match="no completion marker"):
+        build_info(tmp_path)
