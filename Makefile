@@ -25,7 +25,7 @@ $(STAMP): requirements.txt requirements-no-deps.txt pyproject.toml
 	touch $(STAMP)
 
 lab: install
-	$(BIN)/python -m jupyter lab --notebook-dir=notebooks
+	$(BIN)/python -m jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
 test: install
 	$(OFFLINE) $(BIN)/python -m pytest
