@@ -23,6 +23,7 @@ NOTEBOOK_NEEDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "02": [("llm", FP16), ("llm-cost", FP16)],  # its variants are derived in-process with NNCF
     "03": [("sd-target", FP16), ("llm-draft", FP16)],
     "04": [("llm", FP16), ("llm-cost", FP16)],  # the adapters are trained and the fused model exported in the notebook
+    "07": [("npu-llm", FP16), ("llm-cost", FP16), ("llm-cost", STATELESS)],
 }
 # Every module a notebook imports; `doctor` checks that each one imports.
 NOTEBOOK_IMPORTS = (

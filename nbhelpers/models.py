@@ -52,6 +52,10 @@ ROLES: dict[str, ModelRole] = {
         "a target for speculative decoding; the demo is the trained demo target padded to ~100 M parameters "
         "with zero output projections (same logits, realistic cost)", "3.4 GB",
     ),
+    "npu-llm": ModelRole(
+        "npu-llm", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", "nbhelpers/demo-llm",
+        "a small chat model from OpenVINO's GenAI-on-NPU guide (Llama architecture)", "2.2 GB",
+    ),
     "llm-cost": ModelRole(
         "llm-cost", None, "nbhelpers/demo-llm-100m",
         "random weights at a realistic cost (~100 M parameters) for timing; its text is noise", "",
