@@ -45,7 +45,6 @@ ROLES: dict[str, ModelRole] = {
     "llm-draft": ModelRole(
         "llm-draft", "HuggingFaceTB/SmolLM2-135M-Instruct", "nbhelpers/demo-llm-draft",
         "a smaller sibling that shares the target's tokenizer (draft for speculative decoding)", "0.27 GB",
-        kv_shape=(30, 3, 64),
     ),
     "sd-target": ModelRole(
         "sd-target", "HuggingFaceTB/SmolLM2-1.7B-Instruct", "nbhelpers/demo-llm-padded",
@@ -112,7 +111,9 @@ def why(name: str) -> str:
         return f"Using the demo model {name}, built on this machine, because {offline_reason()}."
     if is_demo(name):
         return f"Using the demo model {name}, built on this machine (selected; timings then come from a cost model)."
-    return f"Using the hub model {name}; it is downloaded and exported on first use."
+    size = next((f" ({spec.download} download)" for spec in ROLES.values()
+                 if spec.hub_id == name and spec.download), "")
+    return f"Using the hub model {name}{size}; it is downloaded and exported on first use."
 
 
 def slug(name: str) -> str:

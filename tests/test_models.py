@@ -29,7 +29,8 @@ def test_choices_and_names() -> None:
     assert models.is_demo("nbhelpers/demo-llm") and not models.is_demo("HuggingFaceTB/SmolLM2-360M-Instruct")
     assert models.slug("a/b") == "a--b"
     assert models.slug("nbhelpers/demo-llm") == f"nbhelpers--demo-llm-r{models.DEMO_RECIPE}"
-    assert "hub model" in models.why("HuggingFaceTB/SmolLM2-360M-Instruct")
+    assert models.why("HuggingFaceTB/SmolLM2-360M-Instruct").startswith(
+        "Using the hub model HuggingFaceTB/SmolLM2-360M-Instruct (0.7 GB download);")
 
 
 def test_unknown_names_are_rejected_clearly() -> None:
