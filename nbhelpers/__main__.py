@@ -22,7 +22,8 @@ NOTEBOOK_NEEDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "01": [("llm", FP16), ("llm", STATELESS), ("llm-cost", FP16), ("llm-cost", STATELESS)],
     "02": [("llm", FP16), ("llm-cost", FP16)],  # its variants are derived in-process with NNCF
     "03": [("sd-target", FP16), ("llm-draft", FP16)],
-    "04": [("llm", FP16), ("llm-cost", FP16)],  # the adapters are trained and the fused model exported in the notebook
+    # 04 trains its LLM adapter and exports the fused model itself; the image model's public LoRAs are fetched here
+    "04": [("llm", FP16), ("llm-cost", FP16), ("text2image", FP16)],
     "07": [("npu-llm", FP16), ("llm-cost", FP16), ("llm-cost", STATELESS)],
 }
 # Every module a notebook imports; `doctor` checks that each one imports.
@@ -86,18 +87,20 @@ def prepare(notebooks: Sequence[str]) -> int:
     """Build and export what the given notebooks need (default models for the current mode)."""
     from tqdm.auto import tqdm
 
-    from nbhelpers.models import default_model, llm_dir
+    from nbhelpers.models import HUB_LORAS, default_model, export_text2image, hub_lora_file, llm_dir
 
     wanted = list(NOTEBOOK_NEEDS) if "all" in notebooks else list(notebooks)
     unknown = [n for n in wanted if n not in NOTEBOOK_NEEDS]
     if unknown:
         print(f"unknown notebook(s) {', '.join(unknown)}; choose from: {', '.join(NOTEBOOK_NEEDS)} or all")
         return 2
-    jobs = list(dict.fromkeys((default_model(role), args) for nb in wanted for role, args in NOTEBOOK_NEEDS[nb]))
+    jobs = list(dict.fromkeys((role, default_model(role), args) for nb in wanted for role, args in NOTEBOOK_NEEDS[nb]))
     print(offline_reason())
-    for name, args in tqdm(jobs, desc="prepare", unit="export"):
-        path = llm_dir(name, *args)
+    for role, name, args in tqdm(jobs, desc="prepare", unit="export"):
+        path = export_text2image(name, *args) if role == "text2image" else llm_dir(name, *args)
         tqdm.write(f"ready: {name} {' '.join(args)} -> {path}")
+        for lora in HUB_LORAS.get(name, []):
+            tqdm.write(f"ready: LoRA {lora.label} -> {hub_lora_file(lora)}")
     return 0
 
 

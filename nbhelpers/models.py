@@ -59,6 +59,33 @@ ROLES: dict[str, ModelRole] = {
         "llm-cost", None, "nbhelpers/demo-llm-100m",
         "random weights at a realistic cost (~100 M parameters) for timing; its text is noise", "",
     ),
+    "text2image": ModelRole(
+        "text2image", "stable-diffusion-v1-5/stable-diffusion-v1-5", "nbhelpers/demo-sd",
+        "Stable Diffusion 1.5, the base most public LoRAs are trained for; the demo is a tiny pipeline of the "
+        "same classes with random weights (its images are noise)", "5 GB",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class HubLora:
+    """A public LoRA file on the hub for a text-to-image model: where it is and the words that trigger it."""
+
+    label: str
+    repo: str
+    filename: str
+    trigger: str
+
+
+# Public SD 1.5 LoRAs (kohya format) with visibly different styles, for the real default of `text2image`.
+HUB_LORAS: dict[str, list[HubLora]] = {
+    "stable-diffusion-v1-5/stable-diffusion-v1-5": [
+        HubLora("pixel art", "artificialguybr/pixelartredmond-1-5v-pixel-art-loras-for-sd-1-5",
+                "PixelArtRedmond15V-PixelArt-PIXARFK.safetensors", "pixel art, PixArFK"),
+        HubLora("colouring book",
+                "artificialguybr/coloringbook-redmond-1-5v-coloring-book-lora-for-liberteredmond-sd-1-5",
+                "ColoringBookRedmond15V-LiberteRedmond-ColoringBookAF.safetensors", "Coloring Book, ColoringBookAF"),
+    ],
 }
 
 
@@ -186,6 +213,10 @@ def model_source(name: str, progress: Callable[[str, int, int], None] | None = N
 
         target = Path(model_source("nbhelpers/demo-llm", progress))
         build_once(snapshot_dir(name), lambda tmp: demo_llm.pad_for_cost(target, tmp))
+    elif name == "nbhelpers/demo-sd":
+        from nbhelpers import demo_sd
+
+        build_once(snapshot_dir(name), demo_sd.save_pipeline, required=("model_index.json",))
     elif name == "nbhelpers/demo-llm-100m":
         from nbhelpers import demo_llm
 
@@ -197,7 +228,8 @@ def model_source(name: str, progress: Callable[[str, int, int], None] | None = N
 def _in_hub_cache(name: str) -> bool:
     from huggingface_hub import try_to_load_from_cache
 
-    return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    # transformers models have a config.json at the top; diffusers pipelines a model_index.json
+    return any(isinstance(try_to_load_from_cache(name, f), str) for f in ("config.json", "model_index.json"))
 
 
 def export_command(source: str, out: Path, weight_format: str = "fp16", *extra: str) -> list[str]:
@@ -268,3 +300,42 @@ def export_llm(name: str, weight_format: str = "fp16", *extra: str, force: bool 
         subprocess.run(export_command(model_source(name), tmp, weight_format, *extra), check=True)
 
     return build_once(ov_dir(name, variant), export, force=force, required=OV_LLM_FILES)
+
+
+# What `Text2ImagePipeline` needs from a text-to-image export (SD 1.5 layout).
+OV_T2I_FILES = (
+    "model_index.json", "tokenizer/openvino_tokenizer.xml", "text_encoder/openvino_model.xml",
+    "unet/openvino_model.xml", "vae_decoder/openvino_model.xml",
+)
+
+
+def export_text2image(name: str, weight_format: str = "fp16", force: bool = False) -> Path:
+    """Export the text-to-image model `name` with `optimum-cli --task text-to-image` (cached); return its folder.
+
+    Raises subprocess.CalledProcessError if the export fails, and ModelNotReadyError if it finished
+    without every file `Text2ImagePipeline` needs.
+    """
+
+    def export(tmp: Path) -> None:
+        subprocess.run([
+            sys.executable, "-m", "optimum.commands.optimum_cli", "export", "openvino", "--model", model_source(name),
+            "--task", "text-to-image", "--weight-format", weight_format, str(tmp),
+        ], check=True)
+
+    return build_once(ov_dir(name, weight_format), export, force=force, required=OV_T2I_FILES)
+
+
+def hub_lora_file(lora: HubLora) -> Path:
+    """Download the LoRA file of `lora` into the Hugging Face cache once; return its local path.
+
+    Raises OfflineError when it is not cached and offline mode is on.
+    """
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+    cached = try_to_load_from_cache(lora.repo, lora.filename)
+    if isinstance(cached, str):
+        return Path(cached)
+    if is_offline():
+        raise OfflineError(f"the LoRA {lora.repo}/{lora.filename} is not in the Hugging Face cache and offline mode "
+                           "is on; choose the demo model, or run `python -m nbhelpers prepare 04` online first")
+    return Path(hf_hub_download(lora.repo, lora.filename))

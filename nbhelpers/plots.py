@@ -1,10 +1,11 @@
-"""Two matplotlib helpers for the measurements the notebooks show: bars with spread, and lines."""
+"""Matplotlib helpers for what the notebooks show: bars with spread, lines, scatter, and image grids."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 
 from nbhelpers.timing import Spread
@@ -70,3 +71,36 @@ def _finish(ax: plt.Axes, title: str, ylabel: str, note: str) -> None:
     if note:
         ax.figure.text(0.01, 0.01, note, fontsize=8, color="gray")
     ax.figure.tight_layout()
+
+
+def image_grid(images: Mapping[str, np.ndarray | None], title: str, ncols: int = 4, note: str = "",
+               cmap: str = "magma", vmax: float | None = None) -> Figure:
+    """Return a grid of images {label: array}, row by row; HxWx3 arrays are shown as they are, HxW as heat maps.
+
+    Heat maps share one colour scale from 0 to `vmax` (default: their largest value) and a colour bar.
+    A None value leaves its cell empty (to line a row of differences up under the images they compare).
+    """
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.7 * nrows + 0.4), squeeze=False)
+    maps = [a for a in images.values() if a is not None and a.ndim == 2]
+    top = vmax if vmax is not None else max((float(a.max()) for a in maps), default=1.0)
+    shown = None
+    for ax, (label, image) in zip(axes.flat, images.items(), strict=False):
+        if image is None:
+            continue
+        if image.ndim == 2:
+            shown = ax.imshow(image, cmap=cmap, vmin=0, vmax=top or 1.0)
+        else:
+            ax.imshow(image)
+        ax.set_title(label, fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if not ax.images:
+            ax.set_axis_off()
+    if shown is not None:
+        fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.8)
+    fig.suptitle(title)
+    if note:
+        fig.text(0.01, 0.01, note, fontsize=8, color="gray")
+    return fig

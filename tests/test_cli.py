@@ -69,6 +69,22 @@ def test_prepare_exports_what_a_notebook_needs(monkeypatch: pytest.MonkeyPatch, 
                     ("nbhelpers/demo-llm-100m", "fp16", "--disable-stateful")]
 
 
+def test_prepare_exports_the_image_model_and_its_loras(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import nbhelpers.models
+
+    monkeypatch.delenv("NBHELPERS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    done: list[tuple[str, ...]] = []
+    monkeypatch.setattr(nbhelpers.models, "llm_dir", lambda name, *args: done.append(("llm", name)) or tmp_path)
+    monkeypatch.setattr(nbhelpers.models, "export_text2image",
+                        lambda name, *args: done.append(("t2i", name)) or tmp_path)
+    monkeypatch.setattr(nbhelpers.models, "hub_lora_file", lambda lora: done.append(("lora", lora.repo)) or tmp_path)
+    assert cli.main(["prepare", "04"]) == 0
+    t2i = nbhelpers.models.ROLES["text2image"].hub_id
+    assert ("t2i", t2i) in done
+    assert [d for d in done if d[0] == "lora"] == [("lora", lora.repo) for lora in nbhelpers.models.HUB_LORAS[t2i]]
+
+
 def test_notebook_needs_cover_every_notebook() -> None:
     root = Path(cli.__file__).resolve().parent.parent / "notebooks"
     numbers = {p.name[:2] for p in root.glob("[0-9][0-9]-*.ipynb")}

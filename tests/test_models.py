@@ -172,3 +172,36 @@ def test_pairs_share_a_family_and_default_follows_offline(monkeypatch: pytest.Mo
     assert models.SPECULATIVE_PAIRS[models.default_pair()] == ("nbhelpers/demo-llm-padded", "nbhelpers/demo-llm-draft")
     for target, draft in models.SPECULATIVE_PAIRS.values():
         assert target.split("/")[0] == draft.split("/")[0]
+
+
+def test_hub_loras_are_fetched_once_and_refused_offline_when_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub
+
+    lora = models.HUB_LORAS[models.ROLES["text2image"].hub_id][0]
+    cached: dict[tuple[str, str], str] = {}
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, name: cached.get((repo, name)))
+
+    def fake_download(repo: str, name: str) -> str:
+        path = tmp_path / name
+        path.write_text(repo)
+        cached[(repo, name)] = str(path)
+        return str(path)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
+    with pytest.raises(OfflineError, match="not in the Hugging Face cache and offline mode is on"):
+        models.hub_lora_file(lora)
+    monkeypatch.delenv("NBHELPERS_OFFLINE")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    path = models.hub_lora_file(lora)
+    assert path.name == lora.filename and path.read_text() == lora.repo
+    monkeypatch.setenv("NBHELPERS_OFFLINE", "1")  # once cached, offline works
+    assert models.hub_lora_file(lora) == path
+
+
+def test_text2image_role_has_a_demo_and_public_loras() -> None:
+    assert models.model_choices("text2image") == ["stable-diffusion-v1-5/stable-diffusion-v1-5", "nbhelpers/demo-sd"]
+    loras = models.HUB_LORAS["stable-diffusion-v1-5/stable-diffusion-v1-5"]
+    assert len(loras) == 2 and all(lora.filename.endswith(".safetensors") and lora.trigger for lora in loras)

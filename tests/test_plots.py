@@ -4,7 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from nbhelpers.plots import bars, lines, scatter  # noqa: E402
+from nbhelpers.plots import bars, image_grid, lines, scatter  # noqa: E402
 from nbhelpers.timing import spread  # noqa: E402
 
 
@@ -27,3 +27,16 @@ def test_scatter_labels_every_point() -> None:
     fig = scatter({"int8": (0.5, 1e-4), "int4": (0.26, 2e-3)}, "t", "size", "KL", logy=True)
     ax = fig.axes[0]
     assert sorted(t.get_text() for t in ax.texts) == ["int4", "int8"] and ax.get_yscale() == "log"
+
+
+def test_image_grid_shows_images_and_heat_maps() -> None:
+    import numpy as np
+
+    rgb = np.zeros((8, 8, 3), dtype=np.uint8)
+    heat = np.arange(64, dtype=float).reshape(8, 8)
+    fig = image_grid({"a": rgb, "b": rgb, "": None, "|a-b|": heat}, "grid", ncols=2, note="demo")
+    image_axes = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in image_axes] == ["a", "b", "|a-b|"]
+    assert image_axes[2].images[0].get_clim() == (0, 63.0)
+    assert len(fig.axes) == 5 and not fig.axes[2].images  # 2 x 2 grid, the third cell empty, and a colour bar
+    assert image_grid({"x": heat}, "t", vmax=10).axes[0].images[0].get_clim() == (0, 10)
