@@ -1,7 +1,8 @@
 """Offline demo text-to-image model: a tiny Stable-Diffusion-1.5-architecture pipeline with random weights.
 
-The pipeline has the classes of SD 1.5 (`CLIPTextModel` with a locally built `CLIPTokenizer`,
-`UNet2DConditionModel`, `AutoencoderKL`, `EulerDiscreteScheduler`) at a size that generates a
+The pipeline has the model classes of SD 1.5 (`CLIPTextModel` with a locally built `CLIPTokenizer`,
+`UNet2DConditionModel`, `AutoencoderKL`) and an Euler scheduler (SD 1.5 ships PNDM; GenAI and
+diffusers run both) at a size that generates a
 128 x 128 image in a fraction of a second on a CPU. It is saved with `save_pretrained`, exactly as a hub
 snapshot of a diffusers model is laid out, so `optimum-cli export openvino --task text-to-image` and
 `diffusers.StableDiffusionPipeline.from_pretrained` take it unchanged. Its weights are random: images are

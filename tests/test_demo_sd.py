@@ -78,3 +78,10 @@ def test_unused_lora_tensors_reports_names_genai_does_not_match(
     assert adapters.unused_lora_tensors(ov, bad) == [f"lora_unet.unet.{layer}"]
     with pytest.raises(RuntimeError, match="could not load"):
         adapters.unused_lora_tensors(ov, broken)
+
+
+def test_unrecognised_lora_keys_names_tensors_genai_would_skip() -> None:
+    names = ["lora_unet_x.lora_down.weight", "lora_unet_x.lora_up.weight", "lora_unet_x.alpha",
+             "lora_unet.y.lora_A.weight", "lora_unet.y.lora_B.weight", "lora_unet_x.dora_scale",
+             "lora_unet_z.hada_w1_a", "lora_unet.y.lora_B.bias"]
+    assert adapters.unrecognised_lora_keys(names) == names[5:]
