@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX_URL ?= $(if $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null),,https://download.pytorch.org/whl/cpu)
 OFFLINE := NBHELPERS_OFFLINE=1 HF_HUB_OFFLINE=1
 
-.PHONY: install lab test doctor prepare lint clean-models
+.PHONY: install lab test doctor prepare lint clean-models bench bench-install
 
 install: $(STAMP)
 
@@ -38,6 +38,24 @@ prepare: install
 
 lint: install
 	$(BIN)/python -m ruff check nbhelpers tests
+
+# The benchmark (see README, Results): installs the llama.cpp peer once, then runs everything offline.
+BENCH_STAMP := $(VENV)/.bench-installed
+BENCH_SRC := $(VENV)/bench-src
+BENCH_OUT ?= bench/results
+LLAMA_CPP := $(shell grep -o '^llama-cpp-python==[0-9.]*' requirements-bench.txt)
+
+bench-install: $(BENCH_STAMP)
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	rm -rf $(BENCH_SRC) && mkdir -p $(BENCH_SRC)
+	$(BIN)/python -m pip download --quiet --no-deps --no-binary :all: $(LLAMA_CPP) -d $(BENCH_SRC)
+	tar -xzf $(BENCH_SRC)/llama_cpp_python-*.tar.gz -C $(BENCH_SRC)
+	$(BIN)/python -m pip install --quiet --find-links $(BENCH_SRC) -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+bench: bench-install
+	$(OFFLINE) $(BIN)/python -m nbhelpers.bench --out $(BENCH_OUT) $(BENCH_ARGS)
 
 clean-models:
 	rm -rf $(or $(NBHELPERS_CACHE),models)

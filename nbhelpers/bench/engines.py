@@ -1,0 +1,166 @@
+"""The engines a benchmark compares, behind one interface: PyTorch + transformers, OpenVINO GenAI, llama.cpp.
+
+Each engine takes a list of prompt token ids and a number of new tokens, generates greedily without
+stopping at EOS (the models have random weights: speed does not depend on them), and returns the
+time to first token and the decode rate. Prompts are token ids, so every engine processes exactly the
+same tokens.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from nbhelpers.cache import OV_LLM_FILES, build_once
+from nbhelpers.demo_llm import LlamaShape
+
+# Sizes of the random-weight Llama models (vocabulary 32 000, untied embeddings).
+SIZES: dict[str, LlamaShape] = {
+    "tiny": LlamaShape(128, 256, 2, 2, 1, max_position_embeddings=2048),
+    "125m": LlamaShape(768, 2048, 12, 12, 4, max_position_embeddings=2048),
+    "0.5b": LlamaShape(1280, 3584, 24, 16, 4, max_position_embeddings=2048),
+}
+VOCAB = 32000
+EOS_ID = 2
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One generation: time to first token (ms) and decode rate after it (tokens/s)."""
+
+    ttft_ms: float
+    tokens_per_s: float
+
+
+class Engine(Protocol):
+    """A model loaded in one engine at one precision."""
+
+    engine: str
+    precision: str
+    weight_bytes: int  # bytes of weights read per generated token (all but the input embedding table)
+
+    def generate(self, prompt: list[int], new_tokens: int) -> Timing: ...
+
+
+def build_model(size: str, folder: Path) -> Path:
+    """Save a random-weight Llama of `size` (one of SIZES) as a hub snapshot in `folder` (cached); return it.
+
+    The tokenizer is the demo byte-level BPE (its vocabulary is smaller than the model's: prompts are
+    token ids, so it only has to exist for the exporters).
+    """
+
+    def build(tmp: Path) -> None:
+        import torch
+
+        from nbhelpers.corpus import chat_corpus
+        from nbhelpers.demo_llm import build_tokenizer, make_llama
+
+        tokenizer = build_tokenizer(chat_corpus("train"))
+        model = make_llama(SIZES[size], VOCAB, EOS_ID, seed=0)
+        model.generation_config.do_sample = False
+        model.to(dtype=torch.bfloat16).save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+
+    return build_once(folder, build, required=("config.json", "model.safetensors"))
+
+
+def export_openvino(source: Path, out: Path, weight_format: str, *extra: str) -> Path:
+    """Export `source` with optimum-cli (`fp32`, `fp16`, `int8` or `int4` weights), cached; return the folder."""
+
+    def export(tmp: Path) -> None:
+        subprocess.run([sys.executable, "-m", "optimum.commands.optimum_cli", "export", "openvino",
+                        "--model", str(source), "--task", "text-generation-with-past",
+                        "--weight-format", weight_format, *extra, str(tmp)],
+                       check=True, stdout=subprocess.DEVNULL)
+
+    return build_once(out, export, required=OV_LLM_FILES)
+
+
+def parameter_count(shape: LlamaShape, vocab: int = VOCAB) -> int:
+    """Return the parameter count of a Llama of `shape` with untied embeddings."""
+    head_dim = shape.hidden_size // shape.num_attention_heads
+    attention = shape.hidden_size * head_dim * (2 * shape.num_attention_heads + 2 * shape.num_key_value_heads)
+    mlp = 3 * shape.hidden_size * shape.intermediate_size
+    layer = attention + mlp + 2 * shape.hidden_size
+    return shape.num_hidden_layers * layer + 2 * vocab * shape.hidden_size + shape.hidden_size
+
+
+class TorchEngine:
+    """PyTorch + transformers `generate` (greedy), fp32 or bf16, on the CPU."""
+
+    engine = "pytorch"
+
+    def __init__(self, source: Path, precision: str = "fp32", threads: int | None = None) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        if threads:
+            torch.set_num_threads(threads)
+        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+        self.precision = precision
+        self.model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).eval()
+        self.weight_bytes = sum(p.numel() * p.element_size() for name, p in self.model.named_parameters()
+                                if "embed_tokens" not in name)
+
+    def generate(self, prompt: list[int], new_tokens: int) -> Timing:
+        import torch
+        from transformers.generation.streamers import BaseStreamer
+
+        class Clock(BaseStreamer):  # generate() calls put() with the prompt, then once per new token
+            def __init__(self) -> None:
+                self.times: list[float] = []
+
+            def put(self, value: Any) -> None:
+                self.times.append(time.perf_counter())
+
+            def end(self) -> None:
+                pass
+
+        clock = Clock()
+        ids = torch.tensor([prompt])
+        start = time.perf_counter()
+        with torch.inference_mode():
+            self.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens,
+                                min_new_tokens=new_tokens, do_sample=False, pad_token_id=EOS_ID, streamer=clock)
+        first, last = clock.times[1], clock.times[-1]
+        return Timing((first - start) * 1000, (len(clock.times) - 2) / (last - first))
+
+
+def ir_weight_bytes(model_dir: Path) -> int:
+    """Return the bytes of the IR's weight constants, without the input embedding table."""
+    import openvino as ov
+
+    model = ov.Core().read_model(Path(model_dir) / "openvino_model.xml")
+    total = 0
+    for op in model.get_ops():
+        if op.get_type_name() == "Constant" and "embed_tokens" not in op.get_friendly_name():
+            total += op.get_byte_size()
+    return total
+
+
+class GenAIEngine:
+    """OpenVINO GenAI `LLMPipeline` on an exported model; `properties` are passed to the pipeline."""
+
+    engine = "openvino"
+
+    def __init__(self, model_dir: Path, precision: str, device: str = "CPU", **properties: Any) -> None:
+        import openvino_genai as ov_genai
+
+        self.precision = precision
+        self.pipe = ov_genai.LLMPipeline(model_dir, device, **properties)
+        self.weight_bytes = ir_weight_bytes(model_dir)
+
+    def generate(self, prompt: list[int], new_tokens: int) -> Timing:
+        import numpy as np
+        import openvino as ov
+        import openvino_genai as ov_genai
+
+        config = ov_genai.GenerationConfig(max_new_tokens=new_tokens, min_new_tokens=new_tokens, ignore_eos=True,
+                                           do_sample=False)
+        result = self.pipe.generate(ov.Tensor(np.array([prompt], dtype=np.int64)), config)
+        metrics = result.perf_metrics
+        return Timing(metrics.get_ttft().mean, 1000 / metrics.get_tpot().mean)

@@ -1,0 +1,116 @@
+"""Write a benchmark's results: `results.json`, `results.md` (tables) and PNG plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nbhelpers.bench.machine import machine_line
+from nbhelpers.timing import markdown_table
+
+ENGINE_COLOURS = {"pytorch": "#ee4c2c", "openvino": "#0068b5", "llama.cpp": "#6a9955"}
+
+
+def decode_rows(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return the decode records as table rows, keyed 'size engine precision'."""
+    rows = {}
+    for r in results["decode"]:
+        rows[f"{r['size']} {r['engine']} {r['precision']}"] = {
+            "params (M)": f"{r['params'] / 1e6:.0f}",
+            "weights read per token (MB)": f"{r['weight_bytes'] / 1e6:.0f}",
+            "decode tokens/s": f"{r['tokens_per_s']:.1f} [{r['tokens_per_s_low']:.1f}-{r['tokens_per_s_high']:.1f}]",
+            "vs PyTorch fp32": f"{r['vs_pytorch_fp32']:.2f}x" if r.get("vs_pytorch_fp32") else "",
+            "roofline": f"{r['roofline_fraction']:.0%}",
+            f"TTFT ms ({results['config']['short_prompt']} tokens)": f"{r['ttft_ms']:.0f}",
+            f"TTFT ms ({results['config']['long_prompt']} tokens)": f"{r['ttft_long_ms']:.0f}",
+        }
+    return rows
+
+
+def write_markdown(results: dict[str, Any], out: Path) -> Path:
+    """Write `results.md`: the machine, the decode table and the extra measurements; return its path."""
+    cfg = results["config"]
+    lines = [
+        "# Benchmark results", "",
+        f"Machine: {machine_line(results['machine'])}. Memory bandwidth (STREAM-style, all cores, best of the "
+        f"samples taken during the run): **{results['bandwidth_gbs']:.1f} GB/s** ("
+        + ", ".join(f"{k} {v:.1f}" for k, v in results["bandwidth"].items())
+        + f"; samples: {', '.join(map(str, results['bandwidth_samples_gbs']))} GB/s).",
+        "",
+        f"Command: `{results['command']}`. Greedy, {cfg['new_tokens']} new tokens, median [min-max] of "
+        f"{cfg['repeats']} interleaved runs after a warm-up, a different random prompt each run. Roofline = "
+        "weights read per token x tokens/s / bandwidth. Timings on a shared machine are noisy: compare ratios "
+        "within this run.",
+        "", "## Decode and time to first token", "", markdown_table(decode_rows(results)), "",
+    ]
+    if results.get("notes"):
+        lines += ["Notes:", "", *[f"- {n}" for n in results["notes"]], ""]
+    extra = []
+    if "speculative" in results:
+        s = results["speculative"]
+        sweep = ", ".join(f"{k}: {v['speedup']:.2f}x ({v['acceptance']:.0%})" for k, v in s["sweep"].items())
+        extra.append(f"- Speculative decoding ({s['model']}, f32): **{s['speedup']:.2f}x** at "
+                     f"{s['assistant_tokens']} draft tokens per step, acceptance {s['acceptance']:.0%}, identical "
+                     f"greedy output: {s['identical_output']}. By draft tokens per step: {sweep}.")
+    if "lora" in results:
+        lo = results["lora"]
+        modes = ", ".join(f"{m.removeprefix('MODE_')} {v:+.0%}" for m, v in lo["modes"].items())
+        extra.append(f"- LoRA rank {lo['rank']} on every linear layer ({lo['model']}): time per token "
+                     f"**{lo['dynamic_overhead']:+.0%}** in GenAI's default (dynamic) mode "
+                     f"({lo['base_tpot_ms']:.1f} -> {lo['adapter_tpot_ms']:.1f} ms). By adapter mode: {modes}.")
+    if "kv_cache" in results:
+        kv = results["kv_cache"]
+        extra.append(f"- Per-token latency at {kv['context']} tokens of context ({kv['model']}): stateful "
+                     f"{kv['stateful_ms']:.1f} ms, stateless (cache passed by the application) "
+                     f"{kv['stateless_ms']:.1f} ms, no cache {kv['no_cache_ms']:.1f} ms.")
+    if extra:
+        lines += ["## Speculative decoding, LoRA, KV-cache", "", *extra, ""]
+    lines += ["## Plots", "", *[f"![{p.stem}]({p.name})" for p in sorted(out.glob("*.png"))], ""]
+    path = out / "results.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def write_plots(results: dict[str, Any], out: Path) -> list[Path]:
+    """Draw decode tokens/s, roofline fraction and TTFT per engine and precision, one panel per model size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = list(dict.fromkeys(r["size"] for r in results["decode"]))
+    paths = []
+    long_prompt = results["config"]["long_prompt"]
+    for key, title, fmt in (("tokens_per_s", "Decode tokens/s (higher is better)", "{:.0f}"),
+                            ("roofline_fraction", "Fraction of the memory-bandwidth roofline", "{:.0%}"),
+                            ("ttft_long_ms", f"TTFT ms, {long_prompt}-token prompt (lower is better)", "{:.0f}")):
+        fig, axes = plt.subplots(1, len(sizes), figsize=(6 * len(sizes), 4), squeeze=False)
+        for ax, size in zip(axes[0], sizes, strict=True):
+            recs = [r for r in results["decode"] if r["size"] == size]
+            labels = [f"{r['engine']}\n{r['precision']}" for r in recs]
+            colours = [ENGINE_COLOURS[r["engine"]] for r in recs]
+            values = [r[key] for r in recs]
+            ax.bar(range(len(recs)), values, color=colours)
+            ax.set_xticks(range(len(recs)), labels, fontsize=7)
+            for i, v in enumerate(values):
+                ax.annotate(fmt.format(v), (i, v), ha="center", va="bottom", fontsize=7)
+            ax.set_title(f"{size} ({recs[0]['params'] / 1e6:.0f} M parameters)")
+            ax.grid(axis="y", alpha=0.3)
+        fig.suptitle(title)
+        fig.text(0.01, 0.01, machine_line(results["machine"]), fontsize=7, color="gray")
+        fig.tight_layout(rect=(0, 0.03, 1, 1))
+        path = out / f"{key}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def write_all(results: dict[str, Any], out: Path) -> dict[str, Path]:
+    """Write results.json, the plots and results.md into `out`; return their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "results.json"
+    json_path.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    plots = write_plots(results, out)
+    return {"json": json_path, "markdown": write_markdown(results, out), **{p.stem: p for p in plots}}

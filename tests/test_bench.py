@@ -1,0 +1,66 @@
+"""The benchmark: `--quick` exercises the PyTorch and OpenVINO paths and the extras; the output has its structure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nbhelpers.bench import engines
+from nbhelpers.bench.__main__ import main
+from nbhelpers.bench.extras import LORA_MODES
+from nbhelpers.bench.machine import describe_machine, machine_line, memory_bandwidth
+
+
+def test_quick_run_writes_json_markdown_and_plots(tmp_cache: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    assert main(["--out", str(out), "--quick"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["machine"]["logical_cores"] >= 1 and results["bandwidth_gbs"] > 0
+    assert results["command"] == f"python -m nbhelpers.bench --out {out} --quick"
+    engines_seen = {(r["engine"], r["precision"]) for r in results["decode"]}
+    assert engines_seen == {("pytorch", "fp32"), ("openvino", "fp16"), ("openvino", "int8")}
+    for record in results["decode"]:
+        assert record["params"] == engines.parameter_count(engines.SIZES["tiny"])
+        assert record["tokens_per_s"] > 0 and record["ttft_ms"] > 0 and record["weight_bytes"] > 0
+        assert record["roofline_fraction"] == pytest.approx(
+            record["weight_bytes"] * record["tokens_per_s"] / (results["bandwidth_gbs"] * 1e9))
+    by_precision = {r["precision"]: r["weight_bytes"] for r in results["decode"]}
+    assert by_precision["int8"] < by_precision["fp16"] < by_precision["fp32"]  # bytes read per token follow the format
+    assert results["speculative"]["identical_output"] is True and results["speculative"]["acceptance"] == 1.0
+    assert results["speculative"]["sweep"] == {"4": {"speedup": results["speculative"]["speedup"], "acceptance": 1.0,
+                                                     "identical_output": True}}
+    assert {"dynamic_overhead", "base_tpot_ms", "adapter_tpot_ms"} <= set(results["lora"])
+    assert set(results["lora"]["modes"]) == set(LORA_MODES)
+    assert results["lora"]["modes"]["MODE_AUTO"] == pytest.approx(results["lora"]["dynamic_overhead"])
+    samples = results["bandwidth_samples_gbs"]  # before, between the sizes (one here) and after
+    assert len(samples) == 3 and results["bandwidth_gbs"] == pytest.approx(max(samples), abs=0.05)
+    assert set(results["kv_cache"]) >= {"context", "stateful_ms", "stateless_ms", "no_cache_ms"}
+    assert "llama.cpp" not in results["config"]["engines"]
+    markdown = (out / "results.md").read_text()
+    assert "| tiny openvino int8 |" in markdown and "![tokens_per_s](tokens_per_s.png)" in markdown
+    assert all((out / f"{name}.png").stat().st_size > 1000 for name in ("tokens_per_s", "roofline_fraction"))
+
+
+def test_parameter_count_matches_transformers() -> None:
+    from nbhelpers.demo_llm import make_llama
+
+    model = make_llama(engines.SIZES["tiny"], engines.VOCAB, engines.EOS_ID, seed=0)
+    assert engines.parameter_count(engines.SIZES["tiny"]) == sum(p.numel() for p in model.parameters())
+
+
+def test_machine_description_and_bandwidth() -> None:
+    machine = describe_machine()
+    assert machine["cpu"] and machine["memory_gib"] > 0 and isinstance(machine["flags"], list)
+    assert machine["cpu"] in machine_line(machine)
+    bandwidth = memory_bandwidth(mib=8, repeats=2)
+    assert set(bandwidth) == {"read", "copy", "triad"} and all(v > 0 for v in bandwidth.values())
+
+
+def test_llama_cpp_converter_missing_says_what_to_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbhelpers.bench.llama_cpp_engine import llama_cpp_source
+
+    monkeypatch.setenv("NBHELPERS_LLAMA_CPP_SRC", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="run `make bench`"):
+        llama_cpp_source()
