@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from nbhelpers.bench import engines as eng
 from nbhelpers.bench import extras
@@ -92,17 +93,21 @@ def _decode_records(size: str, loaded: list[eng.Engine], config: BenchConfig, ba
     prompts = {(e.engine, e.precision, rep, n): [int(t) for t in rng.integers(3, 900, n)]
                for e in loaded for rep in range(runs) for n in (config.short_prompt, config.long_prompt)}
 
+    bar = tqdm(total=runs * len(loaded), desc=f"measuring {size}", unit="run", disable=config.quick)
+
     def measure(e: eng.Engine) -> Callable[[int], tuple[eng.Timing, eng.Timing]]:
         def once(rep: int) -> tuple[eng.Timing, eng.Timing]:
             short = e.generate(prompts[(e.engine, e.precision, rep, config.short_prompt)], config.new_tokens)
             long = e.generate(prompts[(e.engine, e.precision, rep, config.long_prompt)], 2)
             log(f"[{size}] {e.engine} {e.precision}: {short.tokens_per_s:.1f} tokens/s, TTFT {short.ttft_ms:.0f} ms "
                 f"/ {long.ttft_ms:.0f} ms" + (" (warm-up)" if rep < config.warmup else ""))
+            bar.update()
             return short, long
         return once
 
     results = interleaved({f"{e.engine} {e.precision}": measure(e) for e in loaded},
                           repeats=config.repeats, warmup=config.warmup)
+    bar.close()
     params = eng.parameter_count(eng.SIZES[size])
     records = []
     for e in loaded:
@@ -162,7 +167,7 @@ def _extras(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
 
 
 def run_bench(config: BenchConfig, command: str = "python -m nbhelpers.bench",
-              log: Callable[[str], None] = print) -> dict[str, Any]:
+              log: Callable[[str], None] = tqdm.write) -> dict[str, Any]:
     """Run the benchmark described by `config` and return the results as a JSON-ready dict.
 
     `command` is recorded in the results (the command line that reproduces them); `log` gets progress lines.
