@@ -24,12 +24,13 @@ NOTEBOOK_NEEDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "03": [("sd-target", FP16), ("llm-draft", FP16)],
     # 04 trains its LLM adapter and exports the fused model itself; the image model's public LoRAs are fetched here
     "04": [("llm", FP16), ("llm-cost", FP16), ("text2image", FP16)],
+    "05": [("asr", FP16), ("asr", ("int8",))],
     "07": [("npu-llm", FP16), ("llm-cost", FP16), ("llm-cost", STATELESS)],
 }
 # Every module a notebook imports; `doctor` checks that each one imports.
 NOTEBOOK_IMPORTS = (
     "openvino", "openvino_genai", "openvino_tokenizers", "nncf", "optimum.intel", "transformers",
-    "tokenizers", "diffusers", "peft", "torch", "numpy", "matplotlib", "ipywidgets", "tqdm",
+    "tokenizers", "diffusers", "peft", "torch", "numpy", "matplotlib", "ipywidgets", "tqdm", "soundfile", "scipy",
 )
 VERSIONED = ("openvino", "openvino_genai", "openvino_tokenizers", "nncf", "optimum.intel", "transformers",
              "diffusers", "peft", "torch")
@@ -87,7 +88,9 @@ def prepare(notebooks: Sequence[str]) -> int:
     """Build and export what the given notebooks need (default models for the current mode)."""
     from tqdm.auto import tqdm
 
-    from nbhelpers.models import HUB_LORAS, default_model, export_text2image, hub_lora_file, llm_dir
+    from nbhelpers.models import HUB_LORAS, default_model, export_speech, export_text2image, hub_lora_file, llm_dir
+
+    exporters = {"text2image": export_text2image, "asr": export_speech}
 
     wanted = list(NOTEBOOK_NEEDS) if "all" in notebooks else list(notebooks)
     unknown = [n for n in wanted if n not in NOTEBOOK_NEEDS]
@@ -97,7 +100,7 @@ def prepare(notebooks: Sequence[str]) -> int:
     jobs = list(dict.fromkeys((role, default_model(role), args) for nb in wanted for role, args in NOTEBOOK_NEEDS[nb]))
     print(offline_reason())
     for role, name, args in tqdm(jobs, desc="prepare", unit="export"):
-        path = export_text2image(name, *args) if role == "text2image" else llm_dir(name, *args)
+        path = exporters.get(role, llm_dir)(name, *args)
         tqdm.write(f"ready: {name} {' '.join(args)} -> {path}")
         for lora in HUB_LORAS.get(name, []):
             tqdm.write(f"ready: LoRA {lora.label} -> {hub_lora_file(lora)}")

@@ -29,3 +29,7 @@ class DeviceNotAvailableError(NbhelpersError, ValueError):
 
 class EmptyPromptError(NbhelpersError, ValueError):
     """A prompt that is empty or only white space."""
+
+
+class AudioError(NbhelpersError, ValueError):
+    """Audio that cannot be turned into 16 kHz mono float32 samples (empty, unreadable, not audio)."""

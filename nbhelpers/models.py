@@ -59,6 +59,11 @@ ROLES: dict[str, ModelRole] = {
         "llm-cost", None, "nbhelpers/demo-llm-100m",
         "random weights at a realistic cost (~100 M parameters) for timing; its text is noise", "",
     ),
+    "asr": ModelRole(
+        "asr", "openai/whisper-tiny", "nbhelpers/demo-whisper",
+        "Whisper tiny, multilingual speech recognition and translation; the demo is a tiny Whisper trained on "
+        "spoken English digits (committed in nbhelpers/data)", "0.15 GB",
+    ),
     "text2image": ModelRole(
         "text2image", "stable-diffusion-v1-5/stable-diffusion-v1-5", "nbhelpers/demo-sd",
         "Stable Diffusion 1.5, the base most public LoRAs are trained for; the demo is a tiny pipeline of the "
@@ -213,6 +218,13 @@ def model_source(name: str, progress: Callable[[str, int, int], None] | None = N
 
         target = Path(model_source("nbhelpers/demo-llm", progress))
         build_once(snapshot_dir(name), lambda tmp: demo_llm.pad_for_cost(target, tmp))
+    elif name == "nbhelpers/demo-whisper":  # trained once and committed: used where it is
+        from nbhelpers import demo_whisper
+        from nbhelpers.cache import require_model_dir
+
+        required = ("config.json", "model.safetensors", "generation_config.json")
+        hint = "It is committed with nbhelpers; restore it with `git checkout nbhelpers/data`."
+        return str(require_model_dir(demo_whisper.DATA, required, hint=hint))
     elif name == "nbhelpers/demo-sd":
         from nbhelpers import demo_sd
 
@@ -309,20 +321,37 @@ OV_T2I_FILES = (
 )
 
 
+def _export(name: str, task: str, weight_format: str, required: tuple[str, ...], force: bool) -> Path:
+    def export(tmp: Path) -> None:  # the source is only needed (built or downloaded) when not cached
+        subprocess.run([
+            sys.executable, "-m", "optimum.commands.optimum_cli", "export", "openvino", "--model", model_source(name),
+            "--task", task, "--weight-format", weight_format, str(tmp),
+        ], check=True)
+
+    return build_once(ov_dir(name, weight_format), export, force=force, required=required)
+
+
 def export_text2image(name: str, weight_format: str = "fp16", force: bool = False) -> Path:
     """Export the text-to-image model `name` with `optimum-cli --task text-to-image` (cached); return its folder.
 
     Raises subprocess.CalledProcessError if the export fails, and ModelNotReadyError if it finished
     without every file `Text2ImagePipeline` needs.
     """
+    return _export(name, "text-to-image", weight_format, OV_T2I_FILES, force)
 
-    def export(tmp: Path) -> None:
-        subprocess.run([
-            sys.executable, "-m", "optimum.commands.optimum_cli", "export", "openvino", "--model", model_source(name),
-            "--task", "text-to-image", "--weight-format", weight_format, str(tmp),
-        ], check=True)
 
-    return build_once(ov_dir(name, weight_format), export, force=force, required=OV_T2I_FILES)
+# What `WhisperPipeline` needs from a speech-recognition export.
+OV_ASR_FILES = ("openvino_encoder_model.xml", "openvino_decoder_model.xml", "openvino_tokenizer.xml",
+                "openvino_detokenizer.xml", "generation_config.json", "preprocessor_config.json")
+
+
+def export_speech(name: str, weight_format: str = "fp16", force: bool = False) -> Path:
+    """Export the Whisper model `name` with `optimum-cli --task automatic-speech-recognition-with-past` (cached).
+
+    Returns the folder. Raises subprocess.CalledProcessError if the export fails, and ModelNotReadyError
+    if it finished without every file `WhisperPipeline` needs.
+    """
+    return _export(name, "automatic-speech-recognition-with-past", weight_format, OV_ASR_FILES, force)
 
 
 def hub_lora_file(lora: HubLora) -> Path:

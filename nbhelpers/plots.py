@@ -1,4 +1,4 @@
-"""Matplotlib helpers for what the notebooks show: bars with spread, lines, scatter, and image grids."""
+"""Matplotlib helpers for what the notebooks show: bars with spread, lines, scatter, image grids, waveforms."""
 
 from __future__ import annotations
 
@@ -103,4 +103,26 @@ def image_grid(images: Mapping[str, np.ndarray | None], title: str, ncols: int =
     fig.suptitle(title)
     if note:
         fig.text(0.01, 0.01, note, fontsize=8, color="gray")
+    return fig
+
+
+def waveform(audio: np.ndarray, sampling_rate: int, segments: Sequence[tuple[float, float, str]], title: str,
+             note: str = "") -> Figure:
+    """Return the waveform of `audio` with each (start s, end s, text) segment shaded and labelled above it."""
+    fig, ax = plt.subplots(figsize=(9, 2.8))
+    t = np.arange(len(audio)) / sampling_rate
+    ax.plot(t, audio, color="#555555", linewidth=0.5)
+    top = float(np.abs(audio).max() or 1.0)
+    for i, (start, end, text) in enumerate(segments):
+        ax.axvspan(start, end, color="#0068b5", alpha=0.2)
+        ax.annotate(text, ((start + end) / 2, top * (1.05 if i % 2 else 1.25)), ha="center", fontsize=8,
+                    annotation_clip=False)
+    ax.set_xlim(0, t[-1] if len(t) else 1)
+    ax.set_ylim(-top * 1.1, top * 1.45)
+    ax.set_xlabel("seconds")
+    ax.set_yticks([])
+    ax.set_title(title)
+    if note:
+        fig.text(0.01, 0.01, note, fontsize=8, color="gray")
+    fig.tight_layout()
     return fig

@@ -54,7 +54,7 @@ def test_telemetry_opt_out_failure_says_what_to_do(capsys: pytest.CaptureFixture
 
 def test_prepare_rejects_unknown_notebook(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["prepare", "42"]) == 2
-    assert "unknown notebook(s) 42; choose from: 00, 01, 02, 03, 04, 07" in capsys.readouterr().out
+    assert "unknown notebook(s) 42; choose from: 00, 01, 02, 03, 04, 05, 07" in capsys.readouterr().out
 
 
 def test_prepare_exports_what_a_notebook_needs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
