@@ -23,6 +23,8 @@ SAMPLE_RATE = 16000
 def load_audio(source: str | Path | bytes | np.ndarray, sampling_rate: int | None = None) -> np.ndarray:
     """Return `source` as 16 kHz mono float32. A numpy array needs its `sampling_rate`.
 
+    Arrays may be samples x channels (soundfile) or channels x samples (torchaudio), float or integer PCM.
+
     Raises AudioError for an empty input, a file that is not audio, a missing file, an array without a
     sampling rate, or an array that is not 1-D (samples) or 2-D (samples x channels).
     """
@@ -35,8 +37,12 @@ def load_audio(source: str | Path | bytes | np.ndarray, sampling_rate: int | Non
     audio = np.asarray(audio)
     if audio.size == 0:
         raise AudioError("the audio is empty (no samples): record or choose a file with sound in it")
-    if np.issubdtype(audio.dtype, np.integer):  # e.g. int16 PCM from a microphone
+    if audio.dtype == np.uint8:  # 8-bit PCM is unsigned, centred on 128
+        audio = (audio.astype(np.float32) - 128) / 128
+    elif np.issubdtype(audio.dtype, np.integer):  # e.g. int16 PCM from a microphone
         audio = audio / float(np.iinfo(audio.dtype).max)
+    if audio.ndim == 2 and audio.shape[0] <= 8 < audio.shape[1]:  # channels first (torchaudio, librosa mono=False)
+        audio = audio.T
     if audio.ndim == 2:  # samples x channels (soundfile's layout): average to mono
         audio = audio.mean(axis=1)
     elif audio.ndim != 1:

@@ -6,8 +6,8 @@ espeak-ng over many voices, speeds and pitches. Training needs espeak-ng and tak
 two cores, so it is done once and the result, a few MB, is committed with held-out clips in voices the
 model never heard. The committed model came from `python -m nbhelpers.demo_whisper --out X` (1200 steps
 on 4 s windows, 200 in the 30 s layout), then `--resume X --long-steps 400 --out nbhelpers/data/demo-whisper`.
-`nbhelpers.models` uses the committed folder as the model's snapshot; exports of it are cached by name,
-so after retraining delete `models/ov/nbhelpers--demo-whisper-*`.
+`nbhelpers.models` uses the committed folder as the model's snapshot; its exports are cached under a
+digest of the weights, so a retrained model gets fresh exports.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def build_tokenizer() -> WhisperTokenizer:
     """Return a Whisper tokenizer: a byte-level BPE with one token per digit word, then Whisper's special tokens.
 
     Order as in Whisper: text tokens, `<|endoftext|>`, `<|startoftranscript|>`, the language tokens in
-    Whisper's order, task and other special tokens, `<|notimestamps|>`, then `<|0.00|>` ... `<|30.00|>`.
+    Whisper's order (transformers' list of 100, as in large-v3; tiny to large-v2 have the first 99), task
+    and other special tokens, `<|notimestamps|>`, then `<|0.00|>` ... `<|30.00|>`.
     """
     from tokenizers import AddedToken
     from transformers import WhisperTokenizer
@@ -192,7 +193,7 @@ class Utterance:
     segments: list[tuple[float, float, str]]
 
 
-def layout(groups: Sequence[Sequence[np.ndarray | str]], starts: Sequence[float], length_s: float,
+def layout(groups: Sequence[Sequence[tuple[np.ndarray, str]]], starts: Sequence[float], length_s: float,
            word_gap: float = 0.12) -> Utterance:
     """Place each group of (word audio, word text) pairs at its start time in `length_s` seconds of silence."""
     audio = np.zeros(int(length_s * SAMPLE_RATE), np.float32)

@@ -137,8 +137,15 @@ def is_demo(name: str) -> bool:
     return name.startswith(DEMO_PREFIX)
 
 
+# Demo models trained once and committed with nbhelpers (not built on the user's machine).
+COMMITTED_DEMOS = ("nbhelpers/demo-whisper",)
+
+
 def why(name: str) -> str:
     """Return one sentence saying which model is used and why (for the notebook to print)."""
+    if name in COMMITTED_DEMOS:
+        reason = "because offline mode is on" if is_offline() else "(selected)"
+        return f"Using the demo model {name}, trained once and committed with nbhelpers, {reason}."
     if is_demo(name) and is_offline():
         return f"Using the demo model {name}, built on this machine, because {offline_reason()}."
     if is_demo(name):
@@ -149,8 +156,19 @@ def why(name: str) -> str:
 
 
 def slug(name: str) -> str:
-    """Return a folder-safe name: 'org/model' -> 'org--model' (demo models also carry their recipe version)."""
+    """Return a folder-safe name: 'org/model' -> 'org--model'.
+
+    Demo models also carry their recipe version; committed demos a digest of their weights, so a new
+    commit of the model gets new exports instead of stale cached ones.
+    """
     safe = name.replace("/", "--")
+    if name in COMMITTED_DEMOS:
+        import hashlib
+
+        from nbhelpers import demo_whisper
+
+        digest = hashlib.sha256((demo_whisper.DATA / "model.safetensors").read_bytes()).hexdigest()[:8]
+        return f"{safe}-{digest}"
     return f"{safe}-r{DEMO_RECIPE}" if is_demo(name) else safe
 
 

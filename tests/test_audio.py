@@ -35,6 +35,9 @@ def test_arrays_bytes_and_uploads(tmp_path: Path) -> None:
     data = path.read_bytes()
     assert load_audio(data).shape == (8000,)
     upload = ({"name": "a.wav", "content": memoryview(data)},)  # ipywidgets.FileUpload's value
+    channels_first = np.stack([tone(16000), tone(16000)])  # (2, samples), as torchaudio returns
+    assert load_audio(channels_first, sampling_rate=16000).shape == (8000,)
+    assert np.abs(load_audio(np.full(100, 128, np.uint8), sampling_rate=16000)).max() == 0.0  # 8-bit silence
     assert from_upload(upload).shape == (8000,) and from_upload(()) is None
 
 

@@ -31,6 +31,8 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_cache: Path, tmp_path: Pat
     assert results["speculative"]["identical_output"] is True and results["speculative"]["acceptance"] == 1.0
     assert results["speculative"]["sweep"] == {"4": {"speedup": results["speculative"]["speedup"], "acceptance": 1.0,
                                                      "identical_output": True}}
+    assert results["speculative"]["median_over_sweep"] == results["speculative"]["speedup"]
+    assert results["threads"]["pytorch"] >= 1
     assert {"dynamic_overhead", "base_tpot_ms", "adapter_tpot_ms"} <= set(results["lora"])
     assert set(results["lora"]["modes"]) == set(LORA_MODES)
     assert results["lora"]["modes"]["MODE_AUTO"] == pytest.approx(results["lora"]["dynamic_overhead"])

@@ -97,3 +97,24 @@ def test_speakers_draw_utterances_that_fit_the_window() -> None:
         u = Fake().utterance(rng, 4.0, max_groups=3)
         assert u.audio.shape == (64000,) and 1 <= len(u.segments) <= 3
         assert all(0 <= s < e <= 4.0 for s, e, _ in u.segments)
+
+
+def test_committed_tokenizer_is_the_one_the_code_builds(tokenizer: Any) -> None:
+    from transformers import AutoTokenizer
+
+    committed = AutoTokenizer.from_pretrained(dw.DATA)
+    assert len(committed) == len(tokenizer)
+    text = " seven three one"
+    assert committed(text, add_special_tokens=False).input_ids == tokenizer(text, add_special_tokens=False).input_ids
+    specials = ["<|en|>", "<|notimestamps|>", "<|30.00|>"]
+    assert committed.convert_tokens_to_ids(specials) == tokenizer.convert_tokens_to_ids(specials)
+
+
+def test_the_committed_demo_is_its_own_snapshot_with_exports_keyed_by_its_weights() -> None:
+    from nbhelpers import models
+
+    assert models.model_source("nbhelpers/demo-whisper") == str(dw.DATA)
+    assert models.model_choices("asr") == ["openai/whisper-tiny", "nbhelpers/demo-whisper"]
+    slug = models.slug("nbhelpers/demo-whisper")
+    assert slug.startswith("nbhelpers--demo-whisper-") and len(slug) == len("nbhelpers--demo-whisper-") + 8
+    assert "trained once and committed" in models.why("nbhelpers/demo-whisper")

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
-from nbhelpers.plots import bars, image_grid, lines, scatter  # noqa: E402
+from nbhelpers.plots import bars, image_grid, lines, scatter, waveform  # noqa: E402
 from nbhelpers.timing import spread  # noqa: E402
 
 
@@ -40,3 +41,13 @@ def test_image_grid_shows_images_and_heat_maps() -> None:
     assert image_axes[2].images[0].get_clim() == (0, 63.0)
     assert len(fig.axes) == 5 and not fig.axes[2].images  # 2 x 2 grid, the third cell empty, and a colour bar
     assert image_grid({"x": heat}, "t", vmax=10).axes[0].images[0].get_clim() == (0, 10)
+
+
+def test_waveform_shades_each_segment() -> None:
+    import numpy as np
+
+    audio = np.sin(np.linspace(0, 100, 32000)).astype(np.float32)
+    fig = waveform(audio, 16000, [(0.2, 0.5, "three"), (1.0, 1.6, "seven one")], "heard", note="demo")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["three", "seven one"]
+    assert len(ax.patches) == 2 and ax.get_xlim() == (0, pytest.approx(2.0, abs=1e-3))

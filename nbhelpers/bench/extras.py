@@ -13,12 +13,14 @@ from nbhelpers.timing import interleaved
 
 
 def speculative(target_dir: Path, draft_dir: Path, prompts: list[str], new_tokens: int = 64,
-                assistant_tokens: int = 4, repeats: int = 3) -> dict[str, Any]:
+                assistant_tokens: int = 4, repeats: int = 3, per_run: int = 8) -> dict[str, Any]:
     """Time greedy decoding with and without a draft model on the same prompts, in f32; check the outputs.
 
     f32 on both models, so that the multi-token verification rounds exactly as plain decoding does
-    (in bf16 near-ties can flip). Returns {speedup, acceptance, identical_output, plain_tps,
-    speculative_tps, assistant_tokens}; speeds are medians over `repeats` interleaved runs per prompt set.
+    (in bf16 near-ties can flip). Each run takes the next `per_run` prompts (both variants the same
+    ones), so no prompt repeats in a pipeline and prefix caching cannot help. Returns {speedup,
+    acceptance, identical_output, plain_tps, speculative_tps, assistant_tokens}; speeds are medians
+    over `repeats` interleaved runs.
     """
     import openvino_genai as ov_genai
 
@@ -35,7 +37,8 @@ def speculative(target_dir: Path, draft_dir: Path, prompts: list[str], new_token
         nonlocal accepted, offered
         pipe, config = (plain, greedy) if name == "plain" else (spec, drafted)
         tokens, seconds = 0, 0.0
-        for prompt in prompts:
+        start = (rep * per_run) % len(prompts)
+        for prompt in (prompts * 2)[start:start + per_run]:
             result = pipe.generate([prompt], config)
             tokens += result.perf_metrics.get_num_generated_tokens()
             seconds += result.perf_metrics.get_generate_duration().mean / 1000

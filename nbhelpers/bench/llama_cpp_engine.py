@@ -16,7 +16,14 @@ from nbhelpers.bench.engines import Timing
 from nbhelpers.cache import build_once
 from nbhelpers.settings import project_root
 
-LLAMA_CPP_VERSION = "0.3.36"
+
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llama-cpp-python")
+    except PackageNotFoundError:
+        return "0.3.36"  # requirements-bench.txt's pin
 
 # Run the converter, declaring an unknown BPE pre-tokenizer as GPT-2's. The converter recognises
 # pre-tokenizers by hashing the output of known ones and refuses any other ("BPE pre-tokenizer was
@@ -45,7 +52,7 @@ def llama_cpp_source() -> Path:
 
     Raises FileNotFoundError with what to run when it is missing.
     """
-    unpacked = (project_root() or Path.cwd()) / ".venv" / "bench-src" / f"llama_cpp_python-{LLAMA_CPP_VERSION}"
+    unpacked = (project_root() or Path.cwd()) / ".venv" / "bench-src" / f"llama_cpp_python-{_installed_version()}"
     default = unpacked / "vendor" / "llama.cpp"
     folder = Path(os.environ.get("NBHELPERS_LLAMA_CPP_SRC", default))
     if not (folder / "convert_hf_to_gguf.py").is_file():
@@ -72,7 +79,7 @@ def gguf_file(source: Path, folder: Path, kind: str) -> Path:
     def quantize(tmp: Path) -> None:
         params = llama_cpp.llama_model_quantize_default_params()
         params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{kind.upper()}")
-        params.nthread = os.cpu_count() or 1
+        params.nthread = os.cpu_count() or 1  # quantising: any core helps
         f16 = gguf_file(source, folder, "f16")
         if llama_cpp.llama_model_quantize(str(f16).encode(), str(tmp / "model.gguf").encode(), ctypes.byref(params)):
             raise RuntimeError(f"llama_model_quantize failed for {kind}")
@@ -95,9 +102,10 @@ class LlamaCppEngine:
     engine = "llama.cpp"
 
     def __init__(self, path: Path, precision: str, n_ctx: int = 2048) -> None:
+        import psutil
         from llama_cpp import Llama
 
-        threads = os.cpu_count() or 1
+        threads = psutil.cpu_count(logical=False) or 1  # as torch and OpenVINO use by default: physical cores
         self.precision = precision
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                          flash_attn=True, verbose=False, seed=0)

@@ -52,7 +52,8 @@ def write_markdown(results: dict[str, Any], out: Path) -> Path:
         sweep = ", ".join(f"{k}: {v['speedup']:.2f}x ({v['acceptance']:.0%})" for k, v in s["sweep"].items())
         extra.append(f"- Speculative decoding ({s['model']}, f32): **{s['speedup']:.2f}x** at "
                      f"{s['assistant_tokens']} draft tokens per step, acceptance {s['acceptance']:.0%}, identical "
-                     f"greedy output: {s['identical_output']}. By draft tokens per step: {sweep}.")
+                     f"greedy output: {s['identical_output']}. By draft tokens per step: {sweep} (median "
+                     f"{s['median_over_sweep']:.2f}x).")
     if "lora" in results:
         lo = results["lora"]
         modes = ", ".join(f"{m.removeprefix('MODE_')} {v:+.0%}" for m, v in lo["modes"].items())

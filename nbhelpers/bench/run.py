@@ -89,16 +89,16 @@ def _decode_records(size: str, loaded: list[eng.Engine], config: BenchConfig, ba
                     log: Callable[[str], None]) -> list[dict[str, Any]]:
     rng = np.random.default_rng(0)
     runs = config.warmup + config.repeats
-    # A fresh random prompt per run and engine: nothing can be served from a prefix cache.
-    prompts = {(e.engine, e.precision, rep, n): [int(t) for t in rng.integers(3, 900, n)]
-               for e in loaded for rep in range(runs) for n in (config.short_prompt, config.long_prompt)}
+    # The same token ids for every engine, a fresh prompt for every run: no engine can serve one from a prefix cache.
+    prompts = {(rep, n): [int(t) for t in rng.integers(3, 900, n)]
+               for rep in range(runs) for n in (config.short_prompt, config.long_prompt)}
 
     bar = tqdm(total=runs * len(loaded), desc=f"measuring {size}", unit="run", disable=config.quick)
 
     def measure(e: eng.Engine) -> Callable[[int], tuple[eng.Timing, eng.Timing]]:
         def once(rep: int) -> tuple[eng.Timing, eng.Timing]:
-            short = e.generate(prompts[(e.engine, e.precision, rep, config.short_prompt)], config.new_tokens)
-            long = e.generate(prompts[(e.engine, e.precision, rep, config.long_prompt)], 2)
+            short = e.generate(prompts[(rep, config.short_prompt)], config.new_tokens)
+            long = e.generate(prompts[(rep, config.long_prompt)], 2)
             log(f"[{size}] {e.engine} {e.precision}: {short.tokens_per_s:.1f} tokens/s, TTFT {short.ttft_ms:.0f} ms "
                 f"/ {long.ttft_ms:.0f} ms" + (" (warm-up)" if rep < config.warmup else ""))
             bar.update()
@@ -145,11 +145,12 @@ def _extras(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
 
         target, draft = llm_dir("nbhelpers/demo-llm-padded"), llm_dir("nbhelpers/demo-llm-draft")
         name = "demo target padded to ~100 M + demo draft (notebook 03)"
-        prompts = [c.user for c in chat_corpus("heldout")][:8]
+        prompts = [c.user for c in chat_corpus("heldout")]
     sweep = {k: extras.speculative(target, draft, prompts, new_tokens=config.new_tokens, assistant_tokens=k,
                                    repeats=config.repeats) for k in ((4,) if config.quick else (2, 3, 4, 5, 6))}
     best = max(sweep, key=lambda k: sweep[k]["speedup"])
-    out["speculative"] = {"model": name, **sweep[best],
+    out["speculative"] = {"model": name, **sweep[best], "median_over_sweep": statistics.median(
+                              v["speedup"] for v in sweep.values()),
                           "sweep": {k: {"speedup": v["speedup"], "acceptance": v["acceptance"],
                                         "identical_output": v["identical_output"]} for k, v in sweep.items()}}
     log("LoRA adapter overhead")
@@ -182,9 +183,12 @@ def run_bench(config: BenchConfig, command: str = "python -m nbhelpers.bench",
         return max(max(s.values()) for s in samples)
 
     sample_bandwidth()
+    import torch
+
     results: dict[str, Any] = {
         "machine": machine, "config": asdict(config), "command": command, "decode": [], "notes": [],
-        "versions": _versions(),
+        "versions": _versions(), "threads": {"pytorch": torch.get_num_threads(), "llama.cpp": machine["physical_cores"],
+                                             "openvino": "CPU plugin default (one stream, physical cores)"},
     }
     for size in config.sizes:
         loaded = _load_engines(size, config, machine, results["notes"], log)
