@@ -8,6 +8,7 @@ picks the real one unless offline mode is on; `model_source` turns a name into s
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from collections.abc import Callable
@@ -163,13 +164,17 @@ def slug(name: str) -> str:
     """
     safe = name.replace("/", "--")
     if name in COMMITTED_DEMOS:
-        import hashlib
-
-        from nbhelpers import demo_whisper
-
-        digest = hashlib.sha256((demo_whisper.DATA / "model.safetensors").read_bytes()).hexdigest()[:8]
-        return f"{safe}-{digest}"
+        return f"{safe}-{_committed_digest()}"
     return f"{safe}-r{DEMO_RECIPE}" if is_demo(name) else safe
+
+
+@functools.cache
+def _committed_digest() -> str:  # read the weights once per process, not on every path lookup
+    import hashlib
+
+    from nbhelpers import demo_whisper
+
+    return hashlib.sha256((demo_whisper.DATA / "model.safetensors").read_bytes()).hexdigest()[:8]
 
 
 FAMILY = "nbhelpers/demo-llm-family"

@@ -9,7 +9,6 @@ same tokens.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,11 +70,10 @@ def build_model(size: str, folder: Path) -> Path:
 def export_openvino(source: Path, out: Path, weight_format: str, *extra: str) -> Path:
     """Export `source` with optimum-cli (`fp32`, `fp16`, `int8` or `int4` weights), cached; return the folder."""
 
+    from nbhelpers.models import export_command
+
     def export(tmp: Path) -> None:
-        subprocess.run([sys.executable, "-m", "optimum.commands.optimum_cli", "export", "openvino",
-                        "--model", str(source), "--task", "text-generation-with-past",
-                        "--weight-format", weight_format, *extra, str(tmp)],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(export_command(str(source), tmp, weight_format, *extra), check=True, stdout=subprocess.DEVNULL)
 
     return build_once(out, export, required=OV_LLM_FILES)
 

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from nbhelpers.bench import engines as eng
 from nbhelpers.bench import extras
 from nbhelpers.bench.machine import describe_machine, memory_bandwidth
+from nbhelpers.cache import build_once
 from nbhelpers.settings import cache_dir
 from nbhelpers.timing import interleaved
 
@@ -154,9 +155,8 @@ def _extras(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
                           "sweep": {k: {"speedup": v["speedup"], "acceptance": v["acceptance"],
                                         "identical_output": v["identical_output"]} for k, v in sweep.items()}}
     log("LoRA adapter overhead")
-    adapter = root / "lora-rank16" / "adapter_model.safetensors"
-    if not adapter.exists():
-        extras.make_random_adapter(source, adapter.parent)
+    adapter = build_once(root / "lora-rank16", lambda tmp: extras.make_random_adapter(source, tmp),
+                         required=("adapter_model.safetensors",)) / "adapter_model.safetensors"
     out["lora"] = {"model": f"{size} random Llama, fp16 IR", "rank": 16,
                    **extras.lora_overhead(fp16, adapter, prompt_sets, new_tokens=config.new_tokens,
                                           repeats=max(config.repeats, 3))}
