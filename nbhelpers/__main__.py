@@ -25,6 +25,7 @@ NOTEBOOK_NEEDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     # 04 trains its LLM adapter and exports the fused model itself; the image model's public LoRAs are fetched here
     "04": [("llm", FP16), ("llm-cost", FP16), ("text2image", FP16)],
     "05": [("asr", FP16), ("asr", ("int8",))],
+    "06": [("vlm", FP16), ("vlm", ("int4",))],
     "07": [("npu-llm", FP16), ("llm-cost", FP16), ("llm-cost", STATELESS)],
 }
 # Every module a notebook imports; `doctor` checks that each one imports.
@@ -88,9 +89,17 @@ def prepare(notebooks: Sequence[str]) -> int:
     """Build and export what the given notebooks need (default models for the current mode)."""
     from tqdm.auto import tqdm
 
-    from nbhelpers.models import HUB_LORAS, default_model, export_speech, export_text2image, hub_lora_file, llm_dir
+    from nbhelpers.models import (
+        HUB_LORAS,
+        default_model,
+        export_speech,
+        export_text2image,
+        export_vlm,
+        hub_lora_file,
+        llm_dir,
+    )
 
-    exporters = {"text2image": export_text2image, "asr": export_speech}
+    exporters = {"text2image": export_text2image, "asr": export_speech, "vlm": export_vlm}
 
     wanted = list(NOTEBOOK_NEEDS) if "all" in notebooks else list(notebooks)
     unknown = [n for n in wanted if n not in NOTEBOOK_NEEDS]

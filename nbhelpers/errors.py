@@ -33,3 +33,7 @@ class EmptyPromptError(NbhelpersError, ValueError):
 
 class AudioError(NbhelpersError, ValueError):
     """Audio that cannot be turned into 16 kHz mono float32 samples (empty, unreadable, not audio)."""
+
+
+class ImageError(NbhelpersError, ValueError):
+    """An image that cannot be read or turned into RGB pixels (missing file, not an image, wrong shape)."""

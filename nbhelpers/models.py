@@ -70,6 +70,11 @@ ROLES: dict[str, ModelRole] = {
         "Stable Diffusion 1.5, the base most public LoRAs are trained for; the demo is a tiny pipeline of the "
         "same classes with random weights (its images are noise)", "5 GB",
     ),
+    "vlm": ModelRole(
+        "vlm", "llava-hf/llava-interleave-qwen-0.5b-hf", "nbhelpers/demo-vlm",
+        "LLaVA-Interleave 0.5B (SigLIP vision, Qwen2 text; LLaVA architecture), image + text chat; the demo is a "
+        "tiny LLaVA trained on pictures of coloured shapes (committed in nbhelpers/data)", "1.7 GB",
+    ),
 }
 
 
@@ -139,7 +144,7 @@ def is_demo(name: str) -> bool:
 
 
 # Demo models trained once and committed with nbhelpers (not built on the user's machine).
-COMMITTED_DEMOS = ("nbhelpers/demo-whisper",)
+COMMITTED_DEMOS: dict[str, str] = {"nbhelpers/demo-whisper": "demo_whisper", "nbhelpers/demo-vlm": "demo_vlm"}
 
 
 def why(name: str) -> str:
@@ -164,17 +169,22 @@ def slug(name: str) -> str:
     """
     safe = name.replace("/", "--")
     if name in COMMITTED_DEMOS:
-        return f"{safe}-{_committed_digest()}"
+        return f"{safe}-{_committed_digest(name)}"
     return f"{safe}-r{DEMO_RECIPE}" if is_demo(name) else safe
 
 
+def committed_dir(name: str) -> Path:
+    """Return the folder of a demo model committed with nbhelpers (one of COMMITTED_DEMOS)."""
+    import importlib
+
+    return Path(importlib.import_module(f"nbhelpers.{COMMITTED_DEMOS[name]}").DATA)
+
+
 @functools.cache
-def _committed_digest() -> str:  # read the weights once per process, not on every path lookup
+def _committed_digest(name: str) -> str:  # read the weights once per process, not on every path lookup
     import hashlib
 
-    from nbhelpers import demo_whisper
-
-    return hashlib.sha256((demo_whisper.DATA / "model.safetensors").read_bytes()).hexdigest()[:8]
+    return hashlib.sha256((committed_dir(name) / "model.safetensors").read_bytes()).hexdigest()[:8]
 
 
 FAMILY = "nbhelpers/demo-llm-family"
@@ -241,13 +251,12 @@ def model_source(name: str, progress: Callable[[str, int, int], None] | None = N
 
         target = Path(model_source("nbhelpers/demo-llm", progress))
         build_once(snapshot_dir(name), lambda tmp: demo_llm.pad_for_cost(target, tmp))
-    elif name == "nbhelpers/demo-whisper":  # trained once and committed: used where it is
-        from nbhelpers import demo_whisper
+    elif name in COMMITTED_DEMOS:  # trained once and committed: used where it is
         from nbhelpers.cache import require_model_dir
 
         required = ("config.json", "model.safetensors", "generation_config.json")
         hint = "It is committed with nbhelpers; restore it with `git checkout nbhelpers/data`."
-        return str(require_model_dir(demo_whisper.DATA, required, hint=hint))
+        return str(require_model_dir(committed_dir(name), required, hint=hint))
     elif name == "nbhelpers/demo-sd":
         from nbhelpers import demo_sd
 
@@ -344,12 +353,16 @@ OV_T2I_FILES = (
 )
 
 
-def _export(name: str, task: str, weight_format: str, required: tuple[str, ...], force: bool) -> Path:
+def _export(name: str, task: str, weight_format: str, required: tuple[str, ...], force: bool,
+            after: Callable[[str, Path], object] | None = None) -> Path:
     def export(tmp: Path) -> None:  # the source is only needed (built or downloaded) when not cached
+        source = model_source(name)
         subprocess.run([
-            sys.executable, "-m", "optimum.commands.optimum_cli", "export", "openvino", "--model", model_source(name),
+            sys.executable, "-m", "optimum.commands.optimum_cli", "export", "openvino", "--model", source,
             "--task", task, "--weight-format", weight_format, str(tmp),
         ], check=True)
+        if after is not None:
+            after(source, tmp)
 
     return build_once(ov_dir(name, weight_format), export, force=force, required=required)
 
@@ -391,3 +404,72 @@ def hub_lora_file(lora: HubLora) -> Path:
         raise OfflineError(f"the LoRA {lora.repo}/{lora.filename} is not in the Hugging Face cache and offline mode "
                            "is on; choose the demo model, or run `python -m nbhelpers prepare 04` online first")
     return Path(hf_hub_download(lora.repo, lora.filename))
+
+
+# What `VLMPipeline` needs from an image-text-to-text export (LLaVA layout).
+OV_VLM_FILES = (
+    "openvino_language_model.xml", "openvino_text_embeddings_model.xml", "openvino_vision_embeddings_model.xml",
+    "openvino_tokenizer.xml", "openvino_detokenizer.xml", "config.json", "preprocessor_config.json",
+)
+
+
+def _snapshot_file(source: str, filename: str) -> Path | None:
+    """Return `filename` from a local model folder or the hub snapshot of `source`, or None if it has none."""
+    local = Path(source) / filename
+    if local.is_file():
+        return local
+    if Path(source).is_dir():
+        return None
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        return Path(hf_hub_download(source, filename))
+    except EntryNotFoundError:
+        return None
+
+
+def write_preprocessor_config(source: str, ov_folder: Path) -> Path:
+    """Write the flat `preprocessor_config.json` that `VLMPipeline` reads into `ov_folder`, if it is missing.
+
+    transformers 5 saves the image processor nested inside `processor_config.json`, and optimum-intel
+    cannot copy it without torchvision; `VLMPipeline` then silently uses its defaults (336 px, mean 0,
+    std 1) and fails with a shape error in the vision embeddings. The settings are taken from the source's
+    flat file, or else from the nested one, and `crop_size` and `size.shortest_edge` (the keys GenAI's
+    LLaVA preprocessing reads) are filled from `size.height`/`width` when a processor only has those.
+    Returns the file's path. Raises ModelNotReadyError if the source has neither file.
+    """
+    import json
+
+    from nbhelpers.errors import ModelNotReadyError
+
+    target = Path(ov_folder) / "preprocessor_config.json"
+    if target.is_file():
+        return target
+    flat = _snapshot_file(source, "preprocessor_config.json")
+    if flat is not None:
+        config = json.loads(flat.read_text(encoding="utf-8"))
+    else:
+        nested = _snapshot_file(source, "processor_config.json")
+        config = json.loads(nested.read_text(encoding="utf-8")).get("image_processor") if nested else None
+        if not config:
+            raise ModelNotReadyError(f"{source} has no image processor settings (neither preprocessor_config.json "
+                                     "nor an image_processor in processor_config.json); is it a vision-language model?")
+    size = config.get("size") or {}
+    side = size.get("shortest_edge") or size.get("height") or (config.get("crop_size") or {}).get("height")
+    if side is None:
+        raise ModelNotReadyError(f"{source}'s image processor names no image size (size or crop_size)")
+    config.setdefault("crop_size", {"height": size.get("height", side), "width": size.get("width", side)})
+    config["size"] = {**size, "shortest_edge": side}
+    target.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return target
+
+
+def export_vlm(name: str, weight_format: str = "fp16", force: bool = False) -> Path:
+    """Export the vision-language model `name` with `optimum-cli --task image-text-to-text` (cached).
+
+    Writes the flat `preprocessor_config.json` `VLMPipeline` needs (see `write_preprocessor_config`).
+    Returns the folder. Raises subprocess.CalledProcessError if the export fails, and ModelNotReadyError
+    if it finished without every file `VLMPipeline` needs.
+    """
+    return _export(name, "image-text-to-text", weight_format, OV_VLM_FILES, force, after=write_preprocessor_config)

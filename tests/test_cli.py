@@ -54,7 +54,7 @@ def test_telemetry_opt_out_failure_says_what_to_do(capsys: pytest.CaptureFixture
 
 def test_prepare_rejects_unknown_notebook(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["prepare", "42"]) == 2
-    assert "unknown notebook(s) 42; choose from: 00, 01, 02, 03, 04, 05, 07" in capsys.readouterr().out
+    assert "unknown notebook(s) 42; choose from: 00, 01, 02, 03, 04, 05, 06, 07" in capsys.readouterr().out
 
 
 def test_prepare_exports_what_a_notebook_needs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -83,6 +83,16 @@ def test_prepare_exports_the_image_model_and_its_loras(monkeypatch: pytest.Monke
     t2i = nbhelpers.models.ROLES["text2image"].hub_id
     assert ("t2i", t2i) in done
     assert [d for d in done if d[0] == "lora"] == [("lora", lora.repo) for lora in nbhelpers.models.HUB_LORAS[t2i]]
+
+
+def test_prepare_exports_the_vision_language_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import nbhelpers.models
+
+    monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
+    done: list[tuple[str, ...]] = []
+    monkeypatch.setattr(nbhelpers.models, "export_vlm", lambda name, *args: done.append((name, *args)) or tmp_path)
+    assert cli.main(["prepare", "06"]) == 0
+    assert done == [("nbhelpers/demo-vlm", "fp16"), ("nbhelpers/demo-vlm", "int4")]
 
 
 def test_notebook_needs_cover_every_notebook() -> None:

@@ -34,8 +34,8 @@ def test_choices_and_names() -> None:
 
 
 def test_unknown_names_are_rejected_clearly() -> None:
-    with pytest.raises(UnknownModelError, match="unknown model role 'vlm'; known roles: llm"):
-        models.model_choices("vlm")
+    with pytest.raises(UnknownModelError, match="unknown model role 'tts'; known roles: llm"):
+        models.model_choices("tts")
     with pytest.raises(UnknownModelError, match="unknown model 'gpt-5'; choose one of"):
         models.model_source("gpt-5")
 

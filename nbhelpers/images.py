@@ -1,0 +1,65 @@
+"""Images in, as vision-language models want them: RGB pixels.
+
+`load_image` takes a file path, raw file bytes (an ipywidgets upload), a PIL image or a numpy array and
+returns an RGB `PIL.Image`; anything it cannot convert raises `ImageError` with what to do instead.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nbhelpers.errors import ImageError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+def load_image(source: str | Path | bytes | np.ndarray | Image.Image) -> Image.Image:
+    """Return `source` as an RGB PIL image.
+
+    Arrays must be height x width (grey), or height x width x 3/4 (RGB/RGBA), uint8 or floats in [0, 1].
+    Raises ImageError for a missing file, bytes that are not an image, an empty image or an array of
+    another shape.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(source, Image.Image):
+        image = source
+    elif isinstance(source, np.ndarray):
+        array = source
+        if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+            raise ImageError(f"expected height x width (x 3 or 4 channels), got an array of shape {array.shape}")
+        if np.issubdtype(array.dtype, np.floating):
+            array = (np.clip(array, 0, 1) * 255).round()
+        image = Image.fromarray(array.astype(np.uint8))
+    else:
+        if isinstance(source, (str, Path)) and not Path(source).is_file():
+            raise ImageError(f"no image file at {source}: check the path")
+        name = "the uploaded data" if isinstance(source, bytes) else str(source)
+        try:
+            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+            image.load()
+        except (UnidentifiedImageError, OSError) as exc:
+            raise ImageError(f"could not read {name} as an image ({exc}); use a png, jpeg, webp or gif file") from exc
+    if image.width == 0 or image.height == 0:
+        raise ImageError("the image is empty (0 pixels wide or high)")
+    return image.convert("RGB")
+
+
+def from_upload(value: Any) -> Image.Image | None:
+    """Return the first file of an `ipywidgets.FileUpload` value as an RGB image (None if there is none)."""
+    files = list(value or ())
+    if not files:
+        return None
+    return load_image(bytes(files[0]["content"]))
+
+
+def to_png(image: Image.Image) -> bytes:
+    """Return `image` encoded as PNG (for `ipywidgets.Image`)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nbhelpers import demo_vlm as dv
+from nbhelpers import models
+from nbhelpers.errors import ModelNotReadyError
+
+
+@pytest.fixture(scope="module")
+def processor():  # type: ignore[no-untyped-def]
+    return dv.build_processor()
+
+
+def test_draw_gives_the_named_colour_on_a_light_background() -> None:
+    rng = random.Random(0)
+    for colour in dv.COLOURS:
+        for shape in dv.SHAPES:
+            pixels = np.asarray(dv.draw(dv.Shape(colour, shape), rng), dtype=int)
+            assert pixels.shape == (dv.IMAGE_SIZE, dv.IMAGE_SIZE, 3)
+            distance = np.abs(pixels - np.array(dv.COLOURS[colour])).sum(-1)
+            assert 0.05 < (distance < 80).mean() < 0.6  # the shape covers part of the picture
+            assert pixels[0, 0].min() >= 180 or pixels[-1, -1].min() >= 180  # a corner shows the background
+    with pytest.raises(ValueError, match="unknown shape"):
+        dv.draw(dv.Shape("red", "hexagon"), rng)
+
+
+def test_captions_and_parsing() -> None:
+    assert dv.Shape("red", "circle").caption == "a red circle."
+    assert dv.Shape("orange", "cross").caption == "an orange cross."
+    assert dv.parse_caption("an orange cross.") == dv.Shape("orange", "cross")
+    assert dv.parse_caption("a red circle and a blue square.") is None
+    assert dv.parse_caption("red.") is None
+
+
+def test_tokenizer_has_one_image_token_and_a_template_for_strings_and_parts(processor) -> None:  # type: ignore[no-untyped-def]
+    tok = processor.tokenizer
+    assert tok.encode(dv.IMAGE, add_special_tokens=False) == [tok.convert_tokens_to_ids(dv.IMAGE)]
+    parts = [dv.user("describe the image.", 1), dv.assistant("a red circle.")]
+    strings = [{"role": "user", "content": "<image>\ndescribe the image."},
+               {"role": "assistant", "content": "a red circle."}]
+    rendered = tok.apply_chat_template(parts, tokenize=False)
+    assert rendered == tok.apply_chat_template(strings, tokenize=False)
+    assert rendered == "<|user|>\n<image>\ndescribe the image.\n<|assistant|>\na red circle.<|endoftext|>\n"
+
+
+def test_encode_matches_the_processor_and_learns_only_answers(processor) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(1)
+    for _ in range(20):
+        messages, shapes = dv.conversation(rng)
+        ids, labels = dv.encode(processor.tokenizer, messages)
+        images = [dv.draw(s, rng) for s in shapes]
+        text = processor.apply_chat_template(messages, tokenize=False)
+        batch = processor(images=images, text=text, return_tensors="pt")
+        assert batch["input_ids"][0].tolist() == ids
+        assert np.allclose(batch["pixel_values"].numpy(), dv.pixel_values(images).numpy(), atol=1e-5)
+        answers = [m["content"][0]["text"] + dv.EOS for m in messages if m["role"] == "assistant"]
+        assert processor.tokenizer.decode([t for t in labels if t != -100]) == "".join(answers)
+        image_id = processor.tokenizer.convert_tokens_to_ids(dv.IMAGE)
+        assert ids.count(image_id) == dv.IMAGE_TOKENS * len(images)
+
+
+def test_write_preprocessor_config_from_nested_or_flat(tmp_path: Path, processor) -> None:  # type: ignore[no-untyped-def]
+    snapshot, out = tmp_path / "snapshot", tmp_path / "ov"
+    out.mkdir()
+    processor.save_pretrained(snapshot)
+    assert not (snapshot / "preprocessor_config.json").exists()  # transformers 5 nests it in processor_config.json
+    written = json.loads(models.write_preprocessor_config(str(snapshot), out).read_text())
+    assert written["crop_size"] == {"height": dv.IMAGE_SIZE, "width": dv.IMAGE_SIZE}
+    assert written["size"]["shortest_edge"] == dv.IMAGE_SIZE
+    assert written["image_mean"] == pytest.approx(dv.CLIP_MEAN) and written["image_std"] == pytest.approx(dv.CLIP_STD)
+    # a SigLIP-style flat file with only height and width (llava-interleave) gets crop_size and shortest_edge
+    (out / "preprocessor_config.json").unlink()
+    (snapshot / "preprocessor_config.json").write_text(json.dumps(
+        {"image_mean": [0.5] * 3, "image_std": [0.5] * 3, "size": {"height": 384, "width": 384}}))
+    written = json.loads(models.write_preprocessor_config(str(snapshot), out).read_text())
+    assert written["crop_size"] == {"height": 384, "width": 384} and written["size"]["shortest_edge"] == 384
+    # an existing file is left alone
+    (out / "preprocessor_config.json").write_text("{}")
+    assert models.write_preprocessor_config(str(snapshot), out).read_text() == "{}"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (out / "preprocessor_config.json").unlink()
+    with pytest.raises(ModelNotReadyError, match="no image processor"):
+        models.write_preprocessor_config(str(empty), out)
+
+
+def test_the_committed_demo_is_registered() -> None:
+    assert models.model_choices("vlm") == ["llava-hf/llava-interleave-qwen-0.5b-hf", "nbhelpers/demo-vlm"]
+    assert models.model_source("nbhelpers/demo-vlm") == str(dv.DATA)
+    assert models.slug("nbhelpers/demo-vlm").startswith("nbhelpers--demo-vlm-")
+    assert "trained once and committed" in models.why("nbhelpers/demo-vlm")
+    report = json.loads((dv.DATA / "training_report.json").read_text())
+    assert report["accuracy"]["caption"] >= 0.9
+
+
+def test_the_committed_demo_captions_fresh_pictures(processor) -> None:  # type: ignore[no-untyped-def]
+    from transformers import AutoProcessor, LlavaForConditionalGeneration
+
+    model = LlavaForConditionalGeneration.from_pretrained(dv.DATA).eval()
+    loaded = AutoProcessor.from_pretrained(dv.DATA)
+    accuracy = dv.evaluate(model, loaded, n=20, seed=99)
+    assert accuracy["caption"] >= 0.85 and accuracy["follow-up"] >= 0.85
+
+
+def test_export_vlm_writes_what_vlm_pipeline_needs_and_it_answers(tmp_cache: Path) -> None:
+    import openvino as ov
+    import openvino_genai as ov_genai
+
+    folder = models.export_vlm("nbhelpers/demo-vlm", "fp16")
+    assert all((folder / name).is_file() for name in models.OV_VLM_FILES)
+    flat = json.loads((folder / "preprocessor_config.json").read_text())
+    assert flat["crop_size"] == {"height": dv.IMAGE_SIZE, "width": dv.IMAGE_SIZE}
+    pipe = ov_genai.VLMPipeline(folder, "CPU")
+    rng = random.Random(3)
+    shape = dv.Shape("blue", "square")
+    picture = ov.Tensor(np.asarray(dv.draw(shape, rng))[None])
+    result = pipe.generate("describe the image.", images=[picture], max_new_tokens=16)
+    assert dv.parse_caption(result.texts[0]) == shape
+    assert result.perf_metrics.get_num_input_tokens() == dv.IMAGE_TOKENS + 10  # 16 image tokens + the chat text
