@@ -25,7 +25,7 @@ NOTEBOOK_NEEDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     # 04 trains its LLM adapter and exports the fused model itself; the image model's public LoRAs are fetched here
     "04": [("llm", FP16), ("llm-cost", FP16), ("text2image", FP16)],
     "05": [("asr", FP16), ("asr", ("int8",))],
-    "06": [("vlm", FP16), ("vlm", ("int4",))],
+    "06": [("vlm", FP16), ("vlm", ("int4",)), ("vlm-cost", FP16), ("vlm-cost", ("int4",))],
     "07": [("npu-llm", FP16), ("llm-cost", FP16), ("llm-cost", STATELESS)],
 }
 # Every module a notebook imports; `doctor` checks that each one imports.
@@ -99,7 +99,7 @@ def prepare(notebooks: Sequence[str]) -> int:
         llm_dir,
     )
 
-    exporters = {"text2image": export_text2image, "asr": export_speech, "vlm": export_vlm}
+    exporters = {"text2image": export_text2image, "asr": export_speech, "vlm": export_vlm, "vlm-cost": export_vlm}
 
     wanted = list(NOTEBOOK_NEEDS) if "all" in notebooks else list(notebooks)
     unknown = [n for n in wanted if n not in NOTEBOOK_NEEDS]

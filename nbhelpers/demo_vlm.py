@@ -8,10 +8,11 @@ It is trained on pictures this module draws (one shape in one colour on a light 
 - caption an image ("describe the image." -> "a red circle."),
 - answer a question about it ("what colour is it?" -> "red.", "what shape is it?" -> "circle."), also as a
   follow-up in a second turn where the image is only in the first one,
-- caption the image of a later turn, and two images in one message ("a red circle and a blue square.").
+- caption the image of a later turn and answer about it, and two images in one message
+  ("a red circle and a blue square.").
 
 Training (the vision tower first, as a colour and shape classifier, the way LLaVA starts from a pretrained
-CLIP; then the whole model) takes about 5 minutes on two cores, so it was done once with
+CLIP; then the whole model) takes about 8 minutes on two cores, so it was done once with
 `python -m nbhelpers.demo_vlm --out nbhelpers/data/demo-vlm` (seed 0) and the result (a few MB) is
 committed; `nbhelpers.models` uses that folder as the model's snapshot.
 """
@@ -144,23 +145,31 @@ def conversation(rng: random.Random) -> tuple[list[dict[str, Any]], list[Shape]]
     """Return one training conversation and the shapes of its images, in order.
 
     Kinds: a caption; a question; a caption then a follow-up question without an image; a caption, then a
-    second image with its caption; two images captioned together.
+    second image with its caption; two images captioned together; a four-turn chat (caption, follow-up, a new
+    image's caption, a follow-up about the new image).
     """
     a, b = random_shape(rng), random_shape(rng)
-    kind = rng.choices(("caption", "question", "follow-up", "second-image", "two-images"),
-                       weights=(30, 15, 25, 15, 15))[0]
-    question = rng.choice((COLOUR_QUESTION, SHAPE_QUESTION))
-    answer = f"{a.colour}." if question == COLOUR_QUESTION else f"{a.shape}."
-    caption_q = rng.choice(CAPTION_QUESTIONS)
+    kind = rng.choices(("caption", "question", "follow-up", "second-image", "two-images", "long-chat"),
+                       weights=(25, 10, 20, 15, 15, 15))[0]
+
+    def ask(shape: Shape) -> tuple[str, str]:
+        question = rng.choice((COLOUR_QUESTION, SHAPE_QUESTION))
+        return question, f"{shape.colour}." if question == COLOUR_QUESTION else f"{shape.shape}."
+
+    (question, answer), caption_q = ask(a), rng.choice(CAPTION_QUESTIONS)
+    first = [user(caption_q, 1), assistant(a.caption)]
     if kind == "caption":
-        return [user(caption_q, 1), assistant(a.caption)], [a]
+        return first, [a]
     if kind == "question":
         return [user(question, 1), assistant(answer)], [a]
     if kind == "follow-up":
-        return [user(caption_q, 1), assistant(a.caption), user(question), assistant(answer)], [a]
+        return [*first, user(question), assistant(answer)], [a]
     if kind == "second-image":
-        return [user(caption_q, 1), assistant(a.caption), user(rng.choice(CAPTION_QUESTIONS), 1),
-                assistant(b.caption)], [a, b]
+        return [*first, user(rng.choice(CAPTION_QUESTIONS), 1), assistant(b.caption)], [a, b]
+    if kind == "long-chat":
+        question_b, answer_b = ask(b)
+        return [*first, user(question), assistant(answer), user(rng.choice(CAPTION_QUESTIONS), 1),
+                assistant(b.caption), user(question_b), assistant(answer_b)], [a, b]
     return [user(TWO_IMAGES_QUESTION, 2), assistant(f"{a.words} and {b.words}.")], [a, b]
 
 
@@ -183,35 +192,100 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     return fast
 
 
-def build_processor(tokenizer: PreTrainedTokenizerFast | None = None) -> LlavaProcessor:
+@dataclass(frozen=True)
+class VlmShape:
+    """The size of a LLaVA: picture and patch size, the CLIP vision tower's and the Llama text model's widths."""
+
+    image_size: int
+    patch_size: int
+    vision_hidden: int
+    vision_intermediate: int
+    vision_layers: int
+    vision_heads: int
+    text_hidden: int
+    text_intermediate: int
+    text_layers: int
+    text_heads: int
+    text_kv_heads: int
+
+    @property
+    def image_tokens(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+
+# The trained demo (~1.1 M parameters, 16 image tokens) and a random-weight model at a realistic cost for timing:
+# a ViT-B/16 CLIP tower at 224 px (196 image tokens) and a 12-layer Llama of width 768 (~170 M parameters in all).
+DEMO_SHAPE = VlmShape(IMAGE_SIZE, PATCH_SIZE, 128, 256, 2, 4, 128, 384, 3, 4, 2)
+COST_SHAPE = VlmShape(224, 16, 768, 3072, 12, 12, 768, 3072, 12, 12, 4)
+
+
+def build_processor(tokenizer: PreTrainedTokenizerFast | None = None, shape: VlmShape = DEMO_SHAPE) -> LlavaProcessor:
     """Return the demo's `LlavaProcessor`: the tokenizer and a PIL CLIP image processor (no torchvision needed)."""
     from transformers import CLIPImageProcessorPil, LlavaProcessor
 
-    images = CLIPImageProcessorPil(size={"shortest_edge": IMAGE_SIZE},
-                                   crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+    side = shape.image_size
+    images = CLIPImageProcessorPil(size={"shortest_edge": side}, crop_size={"height": side, "width": side},
                                    image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD))
-    return LlavaProcessor(image_processor=images, tokenizer=tokenizer or build_tokenizer(), patch_size=PATCH_SIZE,
-                          vision_feature_select_strategy="default", num_additional_image_tokens=1,
-                          chat_template=CHAT_TEMPLATE, image_token=IMAGE)
+    return LlavaProcessor(image_processor=images, tokenizer=tokenizer or build_tokenizer(),
+                          patch_size=shape.patch_size, vision_feature_select_strategy="default",
+                          num_additional_image_tokens=1, chat_template=CHAT_TEMPLATE, image_token=IMAGE)
 
 
-def make_model(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> LlavaForConditionalGeneration:
-    """Return a freshly initialised tiny LLaVA (~1 M parameters; text widths are multiples of 128 for int4)."""
+def make_model(tokenizer: PreTrainedTokenizerFast, seed: int = 0,
+               shape: VlmShape = DEMO_SHAPE) -> LlavaForConditionalGeneration:
+    """Return a freshly initialised LLaVA of `shape` (text widths are multiples of 128, for int4 groups)."""
     import torch
     from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration
 
     eos = tokenizer.convert_tokens_to_ids(EOS)
-    vision = CLIPVisionConfig(image_size=IMAGE_SIZE, patch_size=PATCH_SIZE, hidden_size=128, intermediate_size=256,
-                              num_hidden_layers=2, num_attention_heads=4, projection_dim=128)
-    text = LlamaConfig(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=384, num_hidden_layers=3,
-                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                       bos_token_id=eos, eos_token_id=eos, pad_token_id=eos, tie_word_embeddings=False)
+    vision = CLIPVisionConfig(image_size=shape.image_size, patch_size=shape.patch_size,
+                              hidden_size=shape.vision_hidden, intermediate_size=shape.vision_intermediate,
+                              num_hidden_layers=shape.vision_layers, num_attention_heads=shape.vision_heads,
+                              projection_dim=shape.vision_hidden)
+    text = LlamaConfig(vocab_size=len(tokenizer), hidden_size=shape.text_hidden,
+                       intermediate_size=shape.text_intermediate, num_hidden_layers=shape.text_layers,
+                       num_attention_heads=shape.text_heads, num_key_value_heads=shape.text_kv_heads,
+                       max_position_embeddings=2048, bos_token_id=eos, eos_token_id=eos, pad_token_id=eos,
+                       tie_word_embeddings=False)
     config = LlavaConfig(vision_config=vision, text_config=text,
-                         image_token_index=tokenizer.convert_tokens_to_ids(IMAGE), image_seq_length=IMAGE_TOKENS,
+                         image_token_index=tokenizer.convert_tokens_to_ids(IMAGE), image_seq_length=shape.image_tokens,
                          vision_feature_layer=-1, vision_feature_select_strategy="default",
                          projector_hidden_act="gelu", tie_word_embeddings=False)
     torch.manual_seed(seed)
     return LlavaForConditionalGeneration(config)
+
+
+def build_cost_model(out: Path, seed: int = 0) -> int:
+    """Save a random-weight LLaVA of `COST_SHAPE` with the demo's tokenizer and chat template to `out`.
+
+    Its answers are noise, but its time per image and per token is that of a real model of its size
+    (~170 M parameters, 196 image tokens). Returns the parameter count.
+    """
+    import torch
+
+    processor = build_processor(shape=COST_SHAPE)
+    model = make_model(processor.tokenizer, seed, COST_SHAPE)
+    n_params = sum(p.numel() for p in model.parameters())
+    model.generation_config.do_sample = False
+    model.to(dtype=torch.bfloat16).save_pretrained(out)
+    processor.save_pretrained(out)
+    (Path(out) / "README.md").write_text(COST_CARD.format(params=n_params / 1e6, shape=COST_SHAPE), encoding="utf-8")
+    return n_params
+
+
+COST_CARD = """---
+license: apache-2.0
+library_name: transformers
+pipeline_tag: image-text-to-text
+tags: [nbhelpers-demo, offline, llava]
+---
+# nbhelpers/demo-vlm-cost
+
+A {params:.0f} M-parameter LLaVA with random weights (CLIP vision tower of width {shape.vision_hidden} and
+{shape.vision_layers} layers at {shape.image_size} px in {shape.patch_size} px patches: {shape.image_tokens} image
+tokens; a Llama text model of width {shape.text_hidden} and {shape.text_layers} layers), built by `nbhelpers.demo_vlm`.
+Its text is noise; it exists so that timings reflect the cost of a real model of this size, not Python overhead.
+"""
 
 
 def pixel_values(images: Sequence[Image.Image]) -> torch.Tensor:
@@ -344,9 +418,10 @@ def answer(model: LlavaForConditionalGeneration, processor: LlavaProcessor, mess
 
 def evaluate(model: LlavaForConditionalGeneration, processor: LlavaProcessor, n: int = 100,
              seed: int = 1234) -> dict[str, float]:
-    """Return accuracies on freshly drawn pictures: caption, follow-up question, second image, two images."""
+    """Return accuracies on freshly drawn pictures: caption, follow-up question, second image, two images, and a
+    four-turn chat (turns 3 and 4, about the picture of turn 3, both right)."""
     rng = random.Random(seed)
-    hits = {"caption": 0, "follow-up": 0, "second image": 0, "two images": 0}
+    hits = {"caption": 0, "follow-up": 0, "second image": 0, "two images": 0, "long chat": 0}
     for _ in range(n):
         a, b = random_shape(rng), random_shape(rng)
         ia, ib = draw(a, rng), draw(b, rng)
@@ -357,6 +432,10 @@ def evaluate(model: LlavaForConditionalGeneration, processor: LlavaProcessor, n:
         hits["follow-up"] += reply.strip(".") == a.colour
         second = answer(model, processor, [*first, assistant(caption), user(CAPTION_QUESTIONS[0], 1)], [ia, ib])
         hits["second image"] += parse_caption(second) == b
+        chat = [*first, assistant(caption), user(COLOUR_QUESTION), assistant(reply), user(CAPTION_QUESTIONS[0], 1)]
+        third = answer(model, processor, chat, [ia, ib])
+        fourth = answer(model, processor, [*chat, assistant(third), user(SHAPE_QUESTION)], [ia, ib])
+        hits["long chat"] += parse_caption(third) == b and fourth.strip(".") == b.shape
         both = answer(model, processor, [user(TWO_IMAGES_QUESTION, 2)], [ia, ib])
         hits["two images"] += both == f"{a.words} and {b.words}."
     return {k: v / n for k, v in hits.items()}
@@ -377,13 +456,13 @@ on two CPU cores: {vision_steps} steps of the vision tower alone as a colour and
 of the whole model, on pictures of one coloured shape that the module draws ({colours}; {shapes}).
 
 It captions ("describe the image." -> "a red circle."), answers "what colour is it?" and "what shape is it?" (also
-as a follow-up turn), captions the picture of a later turn, and two pictures in one message.
+as a follow-up turn), captions the picture of a later turn and answers about it, and two pictures in one message.
 
 Accuracy on 100 freshly drawn pictures (PyTorch, greedy): {accuracy}.
 """
 
 
-def build(out: Path, steps: int = 2000, vision_steps: int = 1500, seed: int = 0,
+def build(out: Path, steps: int = 2500, vision_steps: int = 1500, seed: int = 0,
           log: Callable[[str], None] = print) -> dict[str, float]:
     """Build, train (vision tower first, then the whole model) and save the demo VLM to `out`; return its accuracies."""
     start = time.perf_counter()
@@ -432,7 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m nbhelpers.demo_vlm", description=main.__doc__)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--steps", type=int, default=2000, help="steps of the whole model")
+    parser.add_argument("--steps", type=int, default=2500, help="steps of the whole model")
     parser.add_argument("--vision-steps", type=int, default=1500, help="steps of the vision tower alone, first")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

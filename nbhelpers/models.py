@@ -75,6 +75,11 @@ ROLES: dict[str, ModelRole] = {
         "LLaVA-Interleave 0.5B (SigLIP vision, Qwen2 text; LLaVA architecture), image + text chat; the demo is a "
         "tiny LLaVA trained on pictures of coloured shapes (committed in nbhelpers/data)", "1.7 GB",
     ),
+    "vlm-cost": ModelRole(
+        "vlm-cost", None, "nbhelpers/demo-vlm-cost",
+        "a LLaVA with random weights at a realistic cost (~190 M parameters, 196 image tokens) for timing; its text "
+        "is noise", "",
+    ),
 }
 
 
@@ -261,6 +266,10 @@ def model_source(name: str, progress: Callable[[str, int, int], None] | None = N
         from nbhelpers import demo_sd
 
         build_once(snapshot_dir(name), demo_sd.save_pipeline, required=("model_index.json",))
+    elif name == "nbhelpers/demo-vlm-cost":
+        from nbhelpers import demo_vlm
+
+        build_once(snapshot_dir(name), demo_vlm.build_cost_model, required=("config.json", "model.safetensors"))
     elif name == "nbhelpers/demo-llm-100m":
         from nbhelpers import demo_llm
 

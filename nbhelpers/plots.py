@@ -41,6 +41,7 @@ def lines(
         ax.axhline(reference[0], color="gray", linestyle="--", label=reference[1])
     if logx:
         ax.set_xscale("log", base=2)
+    if logx or len(x) <= 12:  # label the measured points, not fractions between them
         ax.set_xticks(list(x), [f"{v:g}" for v in x])
     if logy:
         ax.set_yscale("log")

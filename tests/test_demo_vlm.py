@@ -123,3 +123,31 @@ def test_export_vlm_writes_what_vlm_pipeline_needs_and_it_answers(tmp_cache: Pat
     result = pipe.generate("describe the image.", images=[picture], max_new_tokens=16)
     assert dv.parse_caption(result.texts[0]) == shape
     assert result.perf_metrics.get_num_input_tokens() == dv.IMAGE_TOKENS + 10  # 16 image tokens + the chat text
+
+
+def test_the_code_builds_the_committed_architecture(processor) -> None:  # type: ignore[no-untyped-def]
+    from transformers import LlavaConfig
+
+    committed = LlavaConfig.from_pretrained(dv.DATA)
+    built = dv.make_model(processor.tokenizer).config
+    for part in ("vision_config", "text_config"):
+        for key in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "vocab_size",
+                    "image_size", "patch_size", "num_key_value_heads"):
+            assert getattr(getattr(built, part), key, None) == getattr(getattr(committed, part), key, None), key
+    assert built.image_token_index == committed.image_token_index and built.image_seq_length == dv.IMAGE_TOKENS
+    for key in ("vision_feature_layer", "vision_feature_select_strategy", "projector_hidden_act"):
+        assert getattr(built, key) == getattr(committed, key), key
+
+
+def test_cost_model_is_a_random_llava_of_its_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from transformers import AutoProcessor, LlavaConfig
+
+    tiny = dv.VlmShape(32, 16, 64, 128, 1, 2, 128, 256, 1, 2, 1)
+    monkeypatch.setattr(dv, "COST_SHAPE", tiny)
+    n = dv.build_cost_model(tmp_path)
+    config = LlavaConfig.from_pretrained(tmp_path)
+    assert config.vision_config.image_size == 32 and config.image_seq_length == tiny.image_tokens == 4
+    assert config.text_config.num_hidden_layers == 1 and n > 0
+    loaded = AutoProcessor.from_pretrained(tmp_path)
+    assert loaded.image_processor.crop_size == {"height": 32, "width": 32}
+    assert "random weights" in (tmp_path / "README.md").read_text()
