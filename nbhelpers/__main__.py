@@ -32,6 +32,7 @@ NOTEBOOK_NEEDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
 NOTEBOOK_IMPORTS = (
     "openvino", "openvino_genai", "openvino_tokenizers", "nncf", "optimum.intel", "transformers",
     "tokenizers", "diffusers", "peft", "torch", "numpy", "matplotlib", "ipywidgets", "tqdm", "soundfile", "scipy",
+    "PIL",
 )
 VERSIONED = ("openvino", "openvino_genai", "openvino_tokenizers", "nncf", "optimum.intel", "transformers",
              "diffusers", "peft", "torch")

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nbhelpers.demo_llm import ASSISTANT, EOS, USER  # the same chat markers as the demo LLM
+
 if TYPE_CHECKING:
     import torch
     from PIL import Image
@@ -39,7 +41,7 @@ DATA = Path(__file__).parent / "data" / "demo-vlm"  # the committed model
 IMAGE_SIZE = 64  # pixels, square: exactly the vision tower's input size
 PATCH_SIZE = 16
 IMAGE_TOKENS = (IMAGE_SIZE // PATCH_SIZE) ** 2  # CLS is dropped ("default" feature strategy)
-EOS, USER, ASSISTANT, IMAGE = "<|endoftext|>", "<|user|>", "<|assistant|>", "<image>"
+IMAGE = "<image>"  # one token; the processor repeats it once per image token
 # Mean and standard deviation of CLIP's image normalisation (as in every CLIP-based LLaVA).
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -128,13 +130,9 @@ def parse_caption(text: str) -> Shape | None:
     return Shape(colours[0], shapes[0]) if len(colours) == 1 and len(shapes) == 1 else None
 
 
-def image_part() -> dict[str, str]:
-    return {"type": "image"}
-
-
 def user(text: str, images: int = 0) -> dict[str, Any]:
     """Return a user message with `images` image parts before the text (the transformers convention)."""
-    return {"role": "user", "content": [image_part() for _ in range(images)] + [{"type": "text", "text": text}]}
+    return {"role": "user", "content": [{"type": "image"} for _ in range(images)] + [{"type": "text", "text": text}]}
 
 
 def assistant(text: str) -> dict[str, Any]:
@@ -214,7 +212,7 @@ class VlmShape:
 
 
 # The trained demo (~1.1 M parameters, 16 image tokens) and a random-weight model at a realistic cost for timing:
-# a ViT-B/16 CLIP tower at 224 px (196 image tokens) and a 12-layer Llama of width 768 (~170 M parameters in all).
+# a ViT-B/16 CLIP tower at 224 px (196 image tokens) and a 12-layer Llama of width 768 (~190 M parameters in all).
 DEMO_SHAPE = VlmShape(IMAGE_SIZE, PATCH_SIZE, 128, 256, 2, 4, 128, 384, 3, 4, 2)
 COST_SHAPE = VlmShape(224, 16, 768, 3072, 12, 12, 768, 3072, 12, 12, 4)
 
@@ -259,7 +257,7 @@ def build_cost_model(out: Path, seed: int = 0) -> int:
     """Save a random-weight LLaVA of `COST_SHAPE` with the demo's tokenizer and chat template to `out`.
 
     Its answers are noise, but its time per image and per token is that of a real model of its size
-    (~170 M parameters, 196 image tokens). Returns the parameter count.
+    (~190 M parameters, 196 image tokens). Returns the parameter count.
     """
     import torch
 
@@ -273,13 +271,14 @@ def build_cost_model(out: Path, seed: int = 0) -> int:
     return n_params
 
 
-COST_CARD = """---
+FRONT_MATTER = """---
 license: apache-2.0
 library_name: transformers
 pipeline_tag: image-text-to-text
 tags: [nbhelpers-demo, offline, llava]
 ---
-# nbhelpers/demo-vlm-cost
+"""
+COST_CARD = FRONT_MATTER + """# nbhelpers/demo-vlm-cost
 
 A {params:.0f} M-parameter LLaVA with random weights (CLIP vision tower of width {shape.vision_hidden} and
 {shape.vision_layers} layers at {shape.image_size} px in {shape.patch_size} px patches: {shape.image_tokens} image
@@ -360,7 +359,8 @@ def pretrain_vision(model: LlavaForConditionalGeneration, steps: int, seed: int 
         for group in opt.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
         shapes = [random_shape(rng) for _ in range(batch_size)]
-        states = tower(pixel_values(_draw_all(shapes, rng)), output_hidden_states=True).hidden_states[layer]
+        pictures = [draw(s, rng) for s in shapes]
+        states = tower(pixel_values(pictures), output_hidden_states=True).hidden_states[layer]
         logits = head(states[:, 1:].mean(1))
         loss = (F.cross_entropy(logits[:, : len(colours)], torch.tensor([colours.index(s.colour) for s in shapes]))
                 + F.cross_entropy(logits[:, len(colours):], torch.tensor([SHAPES.index(s.shape) for s in shapes])))
@@ -371,10 +371,6 @@ def pretrain_vision(model: LlavaForConditionalGeneration, steps: int, seed: int 
         if progress is not None:
             progress(step, loss_value)
     return loss_value
-
-
-def _draw_all(shapes: Sequence[Shape], rng: random.Random) -> list[Image.Image]:
-    return [draw(s, rng) for s in shapes]
 
 
 def train(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, steps: int, seed: int = 0,
@@ -441,13 +437,7 @@ def evaluate(model: LlavaForConditionalGeneration, processor: LlavaProcessor, n:
     return {k: v / n for k, v in hits.items()}
 
 
-CARD = """---
-license: apache-2.0
-library_name: transformers
-pipeline_tag: image-text-to-text
-tags: [nbhelpers-demo, offline, llava]
----
-# nbhelpers/demo-vlm
+CARD = FRONT_MATTER + """# nbhelpers/demo-vlm
 
 A {params:.1f} M-parameter LLaVA (`LlavaForConditionalGeneration`: a CLIP vision tower that cuts a {image}x{image}
 picture into {patch}x{patch} patches, {tokens} image tokens; a Llama text model) with a byte-level tokenizer, a chat
@@ -458,12 +448,12 @@ of the whole model, on pictures of one coloured shape that the module draws ({co
 It captions ("describe the image." -> "a red circle."), answers "what colour is it?" and "what shape is it?" (also
 as a follow-up turn), captions the picture of a later turn and answers about it, and two pictures in one message.
 
-Accuracy on 100 freshly drawn pictures (PyTorch, greedy): {accuracy}.
+Accuracy on {pictures} freshly drawn pictures (PyTorch, greedy): {accuracy}.
 """
 
 
 def build(out: Path, steps: int = 2500, vision_steps: int = 1500, seed: int = 0,
-          log: Callable[[str], None] = print) -> dict[str, float]:
+          log: Callable[[str], None] = print, eval_pictures: int = 100) -> dict[str, float]:
     """Build, train (vision tower first, then the whole model) and save the demo VLM to `out`; return its accuracies."""
     start = time.perf_counter()
     processor = build_processor()
@@ -478,7 +468,7 @@ def build(out: Path, steps: int = 2500, vision_steps: int = 1500, seed: int = 0,
     pretrain_vision(model, vision_steps, seed=seed, progress=every("vision", vision_steps))
     train(model, processor.tokenizer, steps, seed=seed, progress=every("llava", steps))
     minutes = (time.perf_counter() - start) / 60
-    accuracy = evaluate(model, processor)
+    accuracy = evaluate(model, processor, n=eval_pictures)
     log(f"accuracy {accuracy} after {minutes:.1f} min")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -488,7 +478,7 @@ def build(out: Path, steps: int = 2500, vision_steps: int = 1500, seed: int = 0,
     processor.save_pretrained(out)
     params = sum(p.numel() for p in model.parameters()) / 1e6
     report = {"vision_steps": vision_steps, "steps": steps, "seed": seed, "minutes": round(minutes, 1),
-              "parameters_m": round(params, 2), "accuracy": accuracy}
+              "parameters_m": round(params, 2), "eval_pictures": eval_pictures, "accuracy": accuracy}
     (out / "training_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     (out / "README.md").write_text(card(report), encoding="utf-8")
     return accuracy
@@ -499,7 +489,7 @@ def card(report: dict[str, Any]) -> str:
     return CARD.format(
         params=report["parameters_m"], image=IMAGE_SIZE, patch=PATCH_SIZE, tokens=IMAGE_TOKENS, seed=report["seed"],
         minutes=report["minutes"], vision_steps=report["vision_steps"], steps=report["steps"],
-        colours=", ".join(COLOURS), shapes=", ".join(SHAPES),
+        colours=", ".join(COLOURS), shapes=", ".join(SHAPES), pictures=report.get("eval_pictures", 100),
         accuracy=", ".join(f"{k} {v:.0%}" for k, v in report["accuracy"].items()))
 
 
@@ -507,15 +497,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Train the demo VLM and save it (the committed one: `--out nbhelpers/data/demo-vlm`)."""
     import argparse
 
-    import torch
-
     parser = argparse.ArgumentParser(prog="python -m nbhelpers.demo_vlm", description=main.__doc__)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=2500, help="steps of the whole model")
     parser.add_argument("--vision-steps", type=int, default=1500, help="steps of the vision tower alone, first")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    torch.manual_seed(args.seed)
     build(args.out, args.steps, args.vision_steps, args.seed)
     return 0
 

@@ -22,8 +22,8 @@ def load_image(source: str | Path | bytes | np.ndarray | Image.Image) -> Image.I
     """Return `source` as an RGB PIL image.
 
     Arrays must be height x width (grey), or height x width x 3/4 (RGB/RGBA), uint8 or floats in [0, 1].
-    Raises ImageError for a missing file, bytes that are not an image, an empty image or an array of
-    another shape.
+    Raises ImageError for a missing file, bytes that are not an image, an empty image, an array of
+    another shape or of another integer type (convert it to uint8 first: its range is not known here).
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -35,6 +35,8 @@ def load_image(source: str | Path | bytes | np.ndarray | Image.Image) -> Image.I
             raise ImageError(f"expected height x width (x 3 or 4 channels), got an array of shape {array.shape}")
         if np.issubdtype(array.dtype, np.floating):
             array = (np.clip(array, 0, 1) * 255).round()
+        elif array.dtype != np.uint8:
+            raise ImageError(f"expected uint8 pixels or floats in [0, 1], got {array.dtype}: convert to uint8 first")
         image = Image.fromarray(array.astype(np.uint8))
     else:
         if isinstance(source, (str, Path)) and not Path(source).is_file():

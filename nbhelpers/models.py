@@ -430,11 +430,11 @@ def _snapshot_file(source: str, filename: str) -> Path | None:
     if Path(source).is_dir():
         return None
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
     try:
         return Path(hf_hub_download(source, filename))
-    except EntryNotFoundError:
+    except (EntryNotFoundError, LocalEntryNotFoundError):  # not in the repository (or, offline, not in the cache)
         return None
 
 
@@ -446,7 +446,7 @@ def write_preprocessor_config(source: str, ov_folder: Path) -> Path:
     std 1) and fails with a shape error in the vision embeddings. The settings are taken from the source's
     flat file, or else from the nested one, and `crop_size` and `size.shortest_edge` (the keys GenAI's
     LLaVA preprocessing reads) are filled from `size.height`/`width` when a processor only has those.
-    Returns the file's path. Raises ModelNotReadyError if the source has neither file.
+    Returns the file's path. Raises ModelNotReadyError if the source has neither file, or names no image size.
     """
     import json
 

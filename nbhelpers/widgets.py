@@ -58,14 +58,12 @@ class ChatWidget:
                  reset: Callable[[], None] | None = None, thumbnail: int = 96) -> None:
         self.respond, self.reset, self.thumbnail = respond, reset, thumbnail
         self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="Image")
-        self.text = widgets.Text(placeholder="Ask about the image, then press Enter or Send",
+        self.text = widgets.Text(placeholder="Ask about the image, then press Send",
                                  layout=widgets.Layout(width="420px"))
         self.send_button = widgets.Button(description="Send", button_style="primary")
         self.new_button = widgets.Button(description="New chat")
         self.transcript = widgets.VBox(layout=widgets.Layout(max_height="360px", overflow="auto"))
-        self.send_button.on_click(lambda _: self.send())
-        self.text.continuous_update = False
-        self.text.observe(lambda change: self.send() if change["new"] else None, names="value")
+        self.send_button.on_click(lambda _: self.send())  # the only trigger: a text field also fires on blur
         self.new_button.on_click(lambda _: self.clear())
         self.box = widgets.VBox([self.transcript, widgets.HBox([self.upload, self.text, self.send_button,
                                                                  self.new_button])])

@@ -96,7 +96,21 @@ def test_the_committed_demo_is_registered() -> None:
     assert models.slug("nbhelpers/demo-vlm").startswith("nbhelpers--demo-vlm-")
     assert "trained once and committed" in models.why("nbhelpers/demo-vlm")
     report = json.loads((dv.DATA / "training_report.json").read_text())
-    assert report["accuracy"]["caption"] >= 0.9
+    assert dv.card(report) == (dv.DATA / "README.md").read_text(), "the model card is the one `build` writes"
+
+
+def test_build_trains_and_saves_a_hub_snapshot(tmp_path: Path) -> None:
+    from transformers import AutoProcessor, LlavaForConditionalGeneration
+
+    lines: list[str] = []
+    accuracy = dv.build(tmp_path, steps=2, vision_steps=2, log=lines.append, eval_pictures=2)
+    assert set(accuracy) == {"caption", "follow-up", "second image", "two images", "long chat"}
+    assert all(0 <= v <= 1 for v in accuracy.values()) and any("accuracy" in line for line in lines)
+    model = LlavaForConditionalGeneration.from_pretrained(tmp_path)
+    assert model.generation_config.do_sample is False
+    assert dv.answer(model, AutoProcessor.from_pretrained(tmp_path), [dv.user("describe the image.", 1)],
+                     [dv.draw(dv.Shape("red", "circle"), random.Random(0))]) is not None
+    assert json.loads((tmp_path / "training_report.json").read_text())["steps"] == 2
 
 
 def test_the_committed_demo_captions_fresh_pictures(processor) -> None:  # type: ignore[no-untyped-def]

@@ -39,6 +39,8 @@ def test_load_image_refuses_what_it_cannot_convert(tmp_path: Path) -> None:
         load_image(np.zeros((2, 4, 5, 3), np.uint8))
     with pytest.raises(ImageError, match="shape"):
         load_image(np.zeros((4, 5, 2), np.uint8))
+    with pytest.raises(ImageError, match="uint8"):
+        load_image(np.full((4, 5, 3), 60000, np.uint16))
     with pytest.raises(ImageError, match="empty"):
         load_image(np.zeros((0, 5, 3), np.uint8))
 

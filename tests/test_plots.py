@@ -22,6 +22,11 @@ def test_lines_with_reference() -> None:
     assert len(ax.lines) == 3 and ax.get_xscale() == "log" and ax.get_yscale() == "linear"
     assert lines([1, 2], {"x": [1, 10]}, "t", "a", "b", logy=True).axes[0].get_yscale() == "log"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["x", "y", "limit"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "4"]
+    few = lines([1, 2, 3], {"x": [5, 6, 7]}, "t", "images", "ms").axes[0]  # ticks on the points, not between
+    assert list(few.get_xticks()) == [1, 2, 3]
+    many = lines(list(range(20)), {"x": list(range(20))}, "t", "a", "b").axes[0]  # matplotlib's own ticks
+    assert len(many.get_xticks()) < 20
 
 
 def test_scatter_labels_every_point() -> None:
