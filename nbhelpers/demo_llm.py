@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,8 +66,12 @@ class TrainReport:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-def build_tokenizer(corpus: list[Conversation], vocab_size: int = 1024) -> PreTrainedTokenizerFast:
-    """Train a byte-level BPE tokenizer on `corpus` and return it with a chat template and EOS set."""
+def train_bpe(texts: Iterable[str], vocab_size: int, chat_template: str, extra_special: str | None = None,
+              model_max_length: int = 2048) -> PreTrainedTokenizerFast:
+    """Train a byte-level BPE tokenizer on `texts`; return it with EOS, the chat markers and `chat_template`.
+
+    `extra_special` (for example "<image>") becomes one more special token, named `image_token`.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -76,17 +80,24 @@ def build_tokenizer(corpus: list[Conversation], vocab_size: int = 1024) -> PreTr
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=[EOS, USER, ASSISTANT],
+        special_tokens=[EOS, USER, ASSISTANT, *([extra_special] if extra_special else [])],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator((f"{c.user}\n{c.assistant}" for c in corpus), trainer)
+    tok.train_from_iterator(texts, trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token=EOS, bos_token=EOS, pad_token=EOS, unk_token=None,
-        model_max_length=COST_SHAPE.max_position_embeddings,
+        model_max_length=model_max_length,
+        **({"extra_special_tokens": {"image_token": extra_special}} if extra_special else {}),
     )
-    fast.chat_template = CHAT_TEMPLATE
+    fast.chat_template = chat_template
     return fast
+
+
+def build_tokenizer(corpus: list[Conversation], vocab_size: int = 1024) -> PreTrainedTokenizerFast:
+    """Train a byte-level BPE tokenizer on `corpus` and return it with a chat template and EOS set."""
+    return train_bpe((f"{c.user}\n{c.assistant}" for c in corpus), vocab_size, CHAT_TEMPLATE,
+                     model_max_length=COST_SHAPE.max_position_embeddings)
 
 
 def make_llama(shape: LlamaShape, vocab_size: int, eos_token_id: int, seed: int) -> LlamaForCausalLM:

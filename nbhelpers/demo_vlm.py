@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nbhelpers.demo_llm import ASSISTANT, EOS, USER  # the same chat markers as the demo LLM
+from nbhelpers.demo_llm import ASSISTANT, EOS, USER, train_bpe  # the demo LLM's chat markers and tokenizer recipe
 
 if TYPE_CHECKING:
     import torch
@@ -173,21 +173,9 @@ def conversation(rng: random.Random) -> tuple[list[dict[str, Any]], list[Shape]]
 
 def build_tokenizer() -> PreTrainedTokenizerFast:
     """Return a byte-level BPE tokenizer trained on the demo's sentences, with `<image>` as one special token."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
     words = [*CAPTION_QUESTIONS, COLOUR_QUESTION, SHAPE_QUESTION, TWO_IMAGES_QUESTION,
              *(f"{Shape(c, s).words} and {Shape(c, s).words}." for c in COLOURS for s in SHAPES)]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=384, special_tokens=[EOS, USER, ASSISTANT, IMAGE],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(words * 4, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, bos_token=EOS, pad_token=EOS,
-                                   unk_token=None, model_max_length=2048, extra_special_tokens={"image_token": IMAGE})
-    fast.chat_template = CHAT_TEMPLATE
-    return fast
+    return train_bpe(words * 4, 384, CHAT_TEMPLATE, extra_special=IMAGE)
 
 
 @dataclass(frozen=True)

@@ -165,3 +165,11 @@ def test_cost_model_is_a_random_llava_of_its_shape(tmp_path: Path, monkeypatch: 
     loaded = AutoProcessor.from_pretrained(tmp_path)
     assert loaded.image_processor.crop_size == {"height": 32, "width": 32}
     assert "random weights" in (tmp_path / "README.md").read_text()
+
+
+def test_the_committed_tokenizer_is_the_one_the_code_builds(processor) -> None:  # type: ignore[no-untyped-def]
+    from transformers import AutoTokenizer
+
+    committed = AutoTokenizer.from_pretrained(dv.DATA)
+    assert committed.get_vocab() == processor.tokenizer.get_vocab()
+    assert committed.chat_template == dv.CHAT_TEMPLATE and committed.image_token == dv.IMAGE
