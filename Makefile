@@ -37,7 +37,7 @@ prepare: install
 	$(BIN)/python -m nbhelpers prepare all
 
 lint: install
-	$(BIN)/python -m ruff check nbhelpers tests
+	$(BIN)/python -m ruff check nbhelpers tests repro conftest.py
 
 # The benchmark (see README, Results): installs the llama.cpp peer once, then runs everything offline.
 BENCH_STAMP := $(VENV)/.bench-installed

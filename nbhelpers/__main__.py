@@ -69,6 +69,11 @@ def doctor() -> int:
     except Exception as exc:  # a broken GPU/NPU driver must not hide the rest of the report
         failed.append("devices")
         print(f"  FAIL listing OpenVINO devices: {type(exc).__name__}: {exc}")
+    try:
+        _cpu_report()
+    except Exception as exc:  # the CPU report must not hide the rest
+        failed.append("cpu")
+        print(f"  FAIL reading the CPU's features: {type(exc).__name__}: {exc}")
     print(f"mode   {offline_reason()}")
     root = cache_dir()
     print(f"cache  {root} ({human_size(folder_size(root))})")
@@ -78,6 +83,33 @@ def doctor() -> int:
         return 1
     print("all notebook imports work")
     return 0
+
+
+def _cpu_report() -> None:
+    """Print the CPU features that change OpenVINO's behaviour, its default precision, and a multi-stream compile."""
+    from nbhelpers.devices import cpu_features, default_precision
+    from nbhelpers.isolation import compile_in_child, multi_stream_compile
+    from nbhelpers.models import default_model, ov_dir
+
+    features = cpu_features()
+    if all(v is None for v in features.values()):
+        print("cpu    instruction sets: not readable on this system")
+    else:
+        print("cpu    " + ", ".join(f"{name} {'yes' if have else 'no'}" for name, have in features.items()))
+    precision = default_precision()
+    why = ("bf16: this CPU computes bf16 natively, so OpenVINO rounds activations to bf16 unless "
+           "INFERENCE_PRECISION_HINT is f32" if precision == "bf16" else f"{precision}")
+    print(f"cpu    default INFERENCE_PRECISION_HINT {why}")
+    checks = [multi_stream_compile()]
+    demo = ov_dir(default_model("llm"), "fp16") / "openvino_model.xml"
+    if demo.is_file():  # the fp16 LLM export is what crashed on Intel AMX with OpenVINO 2026.4.1
+        checks.append(compile_in_child(demo, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"}, label="the fp16 demo LLM"))
+    for outcome in checks:
+        streams = f" ({outcome.result.get('NUM_STREAMS')} streams)" if outcome.ok else ""
+        print(f"  {'ok  ' if outcome.ok else 'WARN'} multi-stream {outcome.describe()}{streams}")
+        if not outcome.ok:
+            print("       notebooks run such compiles in a child process; workaround: INFERENCE_PRECISION_HINT f32, "
+                  "NUM_STREAMS 1, or int8/int4 weights (see repro/ov_multistream_sigfpe.py)")
 
 
 def _dist_version(module: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nbhelpers.errors import DeviceNotAvailableError
@@ -48,3 +50,29 @@ def check_device(device: str, available: list[str] | None = None) -> str:
     if name in have or name in families:
         return name
     raise DeviceNotAvailableError(f"{name} not available on this machine (available: {', '.join(have)})")
+
+
+# CPU instruction sets that change what OpenVINO's CPU plugin does (kernels, and bf16 compute by default).
+CPU_FEATURES = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX-512 BF16", "amx_bf16": "AMX BF16",
+                "amx_int8": "AMX INT8"}
+
+
+def cpu_features(cpuinfo: str | None = None) -> dict[str, bool | None]:
+    """Return {'AVX2': True, 'AVX-512': True, 'AVX-512 BF16': False, 'AMX BF16': False, 'AMX INT8': False}.
+
+    Read from /proc/cpuinfo's flags (or the `cpuinfo` text given); None for each where that is not available
+    (Windows, macOS): `default_precision()` still says what OpenVINO chose.
+    """
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text(encoding="utf-8", errors="replace") if sys.platform.startswith("linux") and \
+            path.is_file() else ""
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), None)
+    return {label: (None if flags is None else flag in flags) for flag, label in CPU_FEATURES.items()}
+
+
+def default_precision(core: ov.Core | None = None) -> str:
+    """Return the CPU plugin's default INFERENCE_PRECISION_HINT here: 'bf16' (AVX-512 BF16 or AMX) or 'f32'."""
+    import openvino as ov
+
+    return (core or ov.Core()).get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()

@@ -13,8 +13,22 @@ def test_doctor_reports_everything(capsys: pytest.CaptureFixture[str], tmp_cache
     assert cli.doctor() == 0
     out = capsys.readouterr().out
     for expected in ("ok   openvino ", "ok   optimum.intel ", "device CPU:", "mode   offline mode is on",
-                     f"cache  {tmp_cache}", "telemetry (OpenVINO/NNCF) undecided", "all notebook imports work"):
+                     f"cache  {tmp_cache}", "telemetry (OpenVINO/NNCF) undecided", "all notebook imports work",
+                     "cpu    default INFERENCE_PRECISION_HINT ",
+                     "multi-stream compile a small fp16-weight model on CPU with PERFORMANCE_HINT=THROUGHPUT: "):
         assert expected in out
+
+
+def test_doctor_reports_a_crashing_multi_stream_compile(capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbhelpers import isolation
+
+    crash = isolation.ChildOutcome(False, "compile a small fp16-weight model on CPU", -8)
+    monkeypatch.setattr(isolation, "multi_stream_compile", lambda: crash)
+    assert cli.doctor() == 0  # a warning with the workaround, not a broken installation
+    out = capsys.readouterr().out
+    assert "WARN multi-stream compile a small fp16-weight model on CPU: crashed (SIGFPE)" in out
+    assert "workaround: INFERENCE_PRECISION_HINT f32" in out
 
 
 def test_doctor_reports_a_broken_import(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from nbhelpers.devices import available_devices, check_device, device_names
+from nbhelpers.devices import available_devices, check_device, cpu_features, default_precision, device_names
 from nbhelpers.errors import DeviceNotAvailableError
 
 
@@ -31,3 +31,18 @@ def test_gpu_family_matches_numbered_device() -> None:
 def test_missing_devices_get_a_clear_error(name: str, message: str) -> None:
     with pytest.raises(DeviceNotAvailableError, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_device(name, ["CPU"])
+
+
+def test_cpu_features_from_cpuinfo() -> None:
+    amx = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n"
+    assert cpu_features(amx) == {"AVX2": True, "AVX-512": True, "AVX-512 BF16": True, "AMX BF16": True,
+                                 "AMX INT8": True}
+    assert cpu_features("flags : fpu sse4_2 avx2\n") == {"AVX2": True, "AVX-512": False, "AVX-512 BF16": False,
+                                                          "AMX BF16": False, "AMX INT8": False}
+    assert set(cpu_features("no flags line").values()) == {None}
+
+
+def test_default_precision_follows_the_cpu() -> None:
+    features = cpu_features()
+    bf16 = features["AVX-512 BF16"] or features["AMX BF16"]
+    assert default_precision() == ("bf16" if bf16 else "f32") or bf16 is None
