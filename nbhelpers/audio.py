@@ -26,12 +26,16 @@ def load_audio(source: str | Path | bytes | np.ndarray, sampling_rate: int | Non
     Arrays may be samples x channels (soundfile) or channels x samples (torchaudio), float or integer PCM.
 
     Raises AudioError for an empty input, a file that is not audio, a missing file, an array without a
-    sampling rate, or an array that is not 1-D (samples) or 2-D (samples x channels).
+    sampling rate or with one of zero or below, samples that are NaN or infinite, or an array that is not
+    1-D (samples) or 2-D (samples x channels).
     """
     if isinstance(source, np.ndarray):
         if sampling_rate is None:
             raise AudioError("a numpy array needs its sampling rate: load_audio(samples, sampling_rate=44100)")
         audio, rate = source, sampling_rate
+        if not rate > 0:
+            raise AudioError(f"the sampling rate must be a positive number of samples per second, got {rate}: "
+                             "pass the rate the audio was recorded at, e.g. sampling_rate=16000")
     else:
         audio, rate = _read(source)
     audio = np.asarray(audio)
@@ -48,6 +52,10 @@ def load_audio(source: str | Path | bytes | np.ndarray, sampling_rate: int | Non
     elif audio.ndim != 1:
         raise AudioError(f"expected samples (1-D) or samples x channels (2-D), got an array of shape {audio.shape}")
     audio = audio.astype(np.float32)
+    if not np.isfinite(audio).all():
+        bad = int((~np.isfinite(audio)).sum())
+        raise AudioError(f"the audio has {bad} samples that are not numbers (NaN or infinity), e.g. from a failed "
+                         "conversion or a division by zero: fix or drop them first (np.nan_to_num(audio))")
     if rate != SAMPLE_RATE:
         from scipy.signal import resample_poly
 

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from xml.etree.ElementTree import ParseError
 
 from nbhelpers.errors import ModelNotFoundError, ModelNotReadyError
 
@@ -32,6 +33,34 @@ def is_complete(path: Path) -> bool:
 
 def _missing(path: Path, required: Iterable[str]) -> list[str]:
     return [name for name in required if not (path / name).is_file() or (path / name).stat().st_size == 0]
+
+
+def weights_extent(xml: Path) -> int:
+    """Return how many bytes of its .bin file an OpenVINO IR reads (the end of its last constant; 0 if none)."""
+    from xml.etree.ElementTree import iterparse
+
+    end = 0
+    for _, element in iterparse(xml):
+        if element.tag == "data" and "offset" in element.attrib and "size" in element.attrib:
+            end = max(end, int(element.attrib["offset"]) + int(element.attrib["size"]))
+        element.clear()
+    return end
+
+
+def _short_weights(path: Path, required: Iterable[str]) -> list[str]:
+    """Describe each required IR whose .bin is shorter than the IR reads, or whose .xml does not parse."""
+    short = []
+    for name in required:
+        xml, weights = path / name, (path / name).with_suffix(".bin")
+        if name.endswith(".xml") and xml.is_file() and weights.is_file():
+            try:
+                need, have = weights_extent(xml), weights.stat().st_size
+            except ParseError as exc:
+                short.append(f"{xml.name} is not a readable OpenVINO IR ({exc})")
+                continue
+            if have < need:
+                short.append(f"{weights.name} has {have:,} bytes but {xml.name} reads {need:,}")
+    return short
 
 
 def _remove_stale_partials(path: Path) -> None:
@@ -54,7 +83,10 @@ def build_once(path: Path, build: Callable[[Path], object], force: bool = False,
     """
     path = Path(path)
     if is_complete(path) and not force:
-        return path
+        short = _short_weights(path, required)
+        if not short:
+            return path
+        print(f"{path.name} was cut short after it was built ({'; '.join(short)}): building it again")
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_partials(path)
     tmp = path.parent / f".{path.name}{PARTIAL}{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -66,6 +98,10 @@ def build_once(path: Path, build: Callable[[Path], object], force: bool = False,
         if missing:
             raise ModelNotReadyError(f"building {path.name} did not produce {', '.join(missing)}; the messages "
                                      "above say why (for example a tokenizer that could not be converted)")
+        short = _short_weights(tmp, required)
+        if short:
+            raise ModelNotReadyError(f"building {path.name} wrote incomplete weights ({'; '.join(short)}); "
+                                     "check the free disk space and build again")
         info = {"built": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": round(time.perf_counter() - start, 1)}
         (tmp / MARKER).write_text(json.dumps(info), encoding="utf-8")
         if path.exists():
@@ -89,7 +125,8 @@ def build_info(path: Path) -> dict[str, object]:
 
 
 def require_model_dir(path: Path, required: Iterable[str] = OV_LLM_FILES, hint: str = DEFAULT_HINT) -> Path:
-    """Return `path` if it is a usable model folder: it exists and holds every file in `required`, none empty.
+    """Return `path` if it is a usable model folder: it exists and holds every file in `required`, none empty,
+    and each required IR's weights file is as long as the IR reads.
 
     Works for folders made by `build_once` and for folders exported by hand with optimum-cli.
     Raises ModelNotFoundError if the folder is missing and ModelNotReadyError if it is incomplete;
@@ -104,6 +141,12 @@ def require_model_dir(path: Path, required: Iterable[str] = OV_LLM_FILES, hint: 
         raise ModelNotReadyError(
             f"{path} is incomplete (missing or empty: {', '.join(missing)}); delete it and export again, "
             "or call build_once(..., force=True)."
+        )
+    short = _short_weights(path, required)
+    if short:
+        raise ModelNotReadyError(
+            f"{path} is incomplete: {'; '.join(short)} (the copy or export was cut short); delete it and export "
+            "again, or call build_once(..., force=True)."
         )
     return path
 

@@ -50,5 +50,13 @@ def test_bad_input_says_what_to_do(tmp_path: Path) -> None:
         load_audio(b"this is not audio")
     with pytest.raises(AudioError, match="no audio file at"):
         load_audio(tmp_path / "missing.wav")
+    for rate in (0, -16000):
+        with pytest.raises(AudioError, match=f"must be a positive number of samples per second, got {rate}"):
+            load_audio(tone(16000), sampling_rate=rate)
+    for bad in (np.nan, np.inf, -np.inf):
+        samples = tone(16000)
+        samples[[10, 20]] = bad
+        with pytest.raises(AudioError, match=r"2 samples that are not numbers \(NaN or infinity\).*np.nan_to_num"):
+            load_audio(samples, sampling_rate=16000)
     with pytest.raises(AudioError, match="got an array of shape"):
         load_audio(np.zeros((2, 2, 2), np.float32), sampling_rate=16000)

@@ -13,6 +13,7 @@ from nbhelpers.cache import (
     human_size,
     is_complete,
     require_model_dir,
+    weights_extent,
 )
 from nbhelpers.errors import ModelNotFoundError, ModelNotReadyError
 
@@ -85,10 +86,48 @@ def test_require_model_dir_errors_say_what_to_do(tmp_path: Path) -> None:
         require_model_dir(half)
 
 
+def _save_ir(folder: Path, name: str = "openvino_model.xml") -> Path:
+    import numpy as np
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    x = ops.parameter([1, 64], ov.Type.f32)
+    weights = ops.constant(np.arange(64 * 64, dtype=np.float32).reshape(64, 64))
+    ov.save_model(ov.Model([ops.matmul(x, weights, False, False)], [x]), folder / name, compress_to_fp16=False)
+    return folder / name
+
+
 def test_require_model_dir_accepts_hand_exported_folder(tmp_path: Path) -> None:
     for name in OV_LLM_FILES:
-        (tmp_path / name).write_text("x")
+        _save_ir(tmp_path, name) if name.endswith(".xml") else None
     assert require_model_dir(tmp_path) == tmp_path
+
+
+def test_weights_shorter_than_the_ir_reads_are_refused_with_the_fix(tmp_path: Path) -> None:
+    import openvino as ov
+
+    for name in OV_LLM_FILES:
+        _save_ir(tmp_path, name) if name.endswith(".xml") else None
+    weights = tmp_path / "openvino_model.bin"
+    assert weights_extent(tmp_path / "openvino_model.xml") == weights.stat().st_size == 64 * 64 * 4
+    weights.write_bytes(weights.read_bytes()[:1000])  # a copy cut short
+    with pytest.raises(Exception):  # noqa: B017  what OpenVINO itself says is an internal check, not a fix
+        ov.Core().read_model(tmp_path / "openvino_model.xml")
+    with pytest.raises(ModelNotReadyError, match=r"openvino_model.bin has 1,000 bytes but openvino_model.xml reads "
+                                                 r"16,384 \(the copy or export was cut short\); delete it"):
+        require_model_dir(tmp_path)
+    (tmp_path / "openvino_tokenizer.xml").write_text("<net")
+    with pytest.raises(ModelNotReadyError, match="openvino_tokenizer.xml is not a readable OpenVINO IR"):
+        require_model_dir(tmp_path)
+
+
+def test_a_built_folder_cut_short_later_is_built_again(tmp_path: Path) -> None:
+    calls = []
+    build = lambda tmp: calls.append(_save_ir(tmp))  # noqa: E731
+    out = build_once(tmp_path / "model", build, required=("openvino_model.xml", "openvino_model.bin"))
+    (out / "openvino_model.bin").write_bytes(b"\0" * 10)
+    build_once(out, build, required=("openvino_model.xml", "openvino_model.bin"))
+    assert len(calls) == 2 and require_model_dir(out, ("openvino_model.xml", "openvino_model.bin")) == out
 
 
 def test_marker_alone_does_not_make_a_folder_usable(tmp_path: Path) -> None:
