@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     import torch
     from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
+# The committed family (target/ and draft/), trained once by `python -m nbhelpers.demo_llm` (its default --out).
+# Committed rather than trained on each machine: PyTorch's kernels differ between CPUs, so the same recipe trained
+# on two CPUs gives two different models, and every check on the demo would have to hold for models nobody measured.
+DATA = Path(__file__).parent / "data" / "demo-llm"
 EOS = "<|endoftext|>"
 USER = "<|user|>"
 ASSISTANT = "<|assistant|>"
@@ -363,3 +367,24 @@ def pad_for_cost(source: Path, out: Path, extra_layers: int = 12, intermediate_s
         "For timing speculative decoding, where the draft must be much cheaper than the target.",
     ))
     return n_params
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train the demo family into OUT/target and OUT/draft (about 3 minutes on two cores)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--out", type=Path, default=DATA, help="folder for target/ and draft/ (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    for member in ("target", "draft"):
+        (args.out / member).mkdir(parents=True, exist_ok=True)
+    target, draft = build_family(args.out / "target", args.out / "draft", seed=args.seed,
+                                 progress=lambda phase, step, total: print(f"{phase} {step}/{total}", end="\r"))
+    print(f"target: loss {target.final_loss:.3f} in {target.seconds:.0f} s; draft agreement "
+          f"{draft.extra['agreement']:.2f} in {draft.seconds:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

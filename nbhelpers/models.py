@@ -21,7 +21,7 @@ from nbhelpers.settings import cache_dir, is_offline, offline_reason
 
 DEMO_PREFIX = "nbhelpers/"
 # Bump when the demo corpus, shapes or training change: cached demo builds and their exports are then rebuilt.
-DEMO_RECIPE = 1
+DEMO_RECIPE = 2
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,11 @@ def is_demo(name: str) -> bool:
 
 
 # Demo models trained once and committed with nbhelpers (not built on the user's machine).
-COMMITTED_DEMOS: dict[str, str] = {"nbhelpers/demo-whisper": "demo_whisper", "nbhelpers/demo-vlm": "demo_vlm"}
+# name: "module" whose DATA folder holds it, or "module:subfolder".
+COMMITTED_DEMOS: dict[str, str] = {
+    "nbhelpers/demo-whisper": "demo_whisper", "nbhelpers/demo-vlm": "demo_vlm",
+    "nbhelpers/demo-llm": "demo_llm:target", "nbhelpers/demo-llm-draft": "demo_llm:draft",
+}
 
 
 def why(name: str) -> str:
@@ -182,7 +186,8 @@ def committed_dir(name: str) -> Path:
     """Return the folder of a demo model committed with nbhelpers (one of COMMITTED_DEMOS)."""
     import importlib
 
-    return Path(importlib.import_module(f"nbhelpers.{COMMITTED_DEMOS[name]}").DATA)
+    module, _, member = COMMITTED_DEMOS[name].partition(":")
+    return Path(importlib.import_module(f"nbhelpers.{module}").DATA) / member
 
 
 @functools.cache
@@ -192,51 +197,16 @@ def _committed_digest(name: str) -> str:  # read the weights once per process, n
     return hashlib.sha256((committed_dir(name) / "model.safetensors").read_bytes()).hexdigest()[:8]
 
 
-FAMILY = "nbhelpers/demo-llm-family"
-_FAMILY_MEMBERS = {"nbhelpers/demo-llm": "target", "nbhelpers/demo-llm-draft": "draft"}
-
-
 def snapshot_dir(name: str) -> Path:
     """Return the cache folder where the demo model `name` is (or will be) saved as a hub snapshot."""
-    if name in _FAMILY_MEMBERS:  # target and draft are built together: one folder, one marker
-        return cache_dir() / "hf" / slug(FAMILY) / _FAMILY_MEMBERS[name]
     return cache_dir() / "hf" / slug(name)
 
 
-def training_progress(mininterval: float = 1.0) -> Callable[[str, int, int], None]:
-    """Return a `progress(phase, step, total)` callback that shows one tqdm bar per training phase.
-
-    Bars redraw at most every `mininterval` seconds: in a notebook each redraw is a message to the
-    front end, and a flood of them during a minutes-long cell can make Jupyter drop messages.
-    """
-    from tqdm.auto import tqdm
-
-    bars: dict[str, tqdm] = {}
-
-    def update(phase: str, step: int, total: int) -> None:
-        if phase not in bars:
-            bars[phase] = tqdm(total=total, desc=f"training demo {phase}", unit="step", mininterval=mininterval)
-        bar = bars[phase]
-        bar.update(step - bar.n)
-        if step >= total:
-            bar.close()
-
-    return update
-
-
-def _build_family(tmp: Path, progress: Callable[[str, int, int], None] | None) -> None:
-    from nbhelpers import demo_llm
-
-    (tmp / "target").mkdir()
-    (tmp / "draft").mkdir()
-    demo_llm.build_family(tmp / "target", tmp / "draft", progress=progress or training_progress())
-
-
-def model_source(name: str, progress: Callable[[str, int, int], None] | None = None) -> str:
+def model_source(name: str) -> str:
     """Return what `optimum-cli export openvino --model` takes for `name`: a local folder or a hub id.
 
-    Demo models are built on first use (about 3 minutes for the LLM family) and cached.
-    `progress(phase, step, total)` is called while demo models train (default: tqdm bars).
+    Trained demo models are committed with nbhelpers and used where they are; random-weight ones (cost models,
+    the image model) are built on first use, in seconds, and cached.
     Raises UnknownModelError for a name no role offers, and OfflineError for a hub id in offline mode.
     """
     known = {n for spec in ROLES.values() for n in model_choices(spec.role)}
@@ -249,12 +219,10 @@ def model_source(name: str, progress: Callable[[str, int, int], None] | None = N
                 "(nbhelpers/...), or go online once (unset NBHELPERS_OFFLINE and HF_HUB_OFFLINE) to download it."
             )
         return name
-    if name in _FAMILY_MEMBERS:
-        build_once(cache_dir() / "hf" / slug(FAMILY), lambda tmp: _build_family(tmp, progress))
-    elif name == "nbhelpers/demo-llm-padded":
+    if name == "nbhelpers/demo-llm-padded":
         from nbhelpers import demo_llm
 
-        target = Path(model_source("nbhelpers/demo-llm", progress))
+        target = Path(model_source("nbhelpers/demo-llm"))
         build_once(snapshot_dir(name), lambda tmp: demo_llm.pad_for_cost(target, tmp))
     elif name in COMMITTED_DEMOS:  # trained once and committed: used where it is
         from nbhelpers.cache import require_model_dir
@@ -273,7 +241,7 @@ def model_source(name: str, progress: Callable[[str, int, int], None] | None = N
     elif name == "nbhelpers/demo-llm-100m":
         from nbhelpers import demo_llm
 
-        tokenizer = Path(model_source("nbhelpers/demo-llm", progress))
+        tokenizer = Path(model_source("nbhelpers/demo-llm"))
         build_once(snapshot_dir(name), lambda tmp: demo_llm.build_cost_model(tmp, tokenizer))
     return str(snapshot_dir(name))
 

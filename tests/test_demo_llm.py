@@ -95,3 +95,35 @@ def test_pad_for_cost_keeps_the_function(tmp_path: Path, tokenizer) -> None:  # 
         assert torch.allclose(big(input_ids=ids).logits, expected, atol=1e-4)
     with pytest.raises(ValueError, match="smaller than"):
         demo_llm.pad_for_cost(tmp_path / "small", tmp_path / "bad", intermediate_size=64)
+
+
+def test_the_committed_family_is_what_the_code_builds() -> None:
+    from transformers import AutoTokenizer, LlamaConfig
+
+    built = demo_llm.build_tokenizer(chat_corpus("train"))
+    for member, shape in (("target", demo_llm.TARGET_SHAPE), ("draft", demo_llm.DRAFT_SHAPE)):
+        folder = demo_llm.DATA / member
+        config = LlamaConfig.from_pretrained(folder)
+        assert (config.hidden_size, config.intermediate_size, config.num_hidden_layers, config.num_attention_heads,
+                config.num_key_value_heads) == (shape.hidden_size, shape.intermediate_size, shape.num_hidden_layers,
+                                                shape.num_attention_heads, shape.num_key_value_heads)
+        committed = AutoTokenizer.from_pretrained(folder)
+        assert committed.get_vocab() == built.get_vocab() and committed.chat_template == demo_llm.CHAT_TEMPLATE
+        report = json.loads((folder / "training_report.json").read_text())
+        assert report["steps"] == (600 if member == "target" else 400)
+
+
+def test_the_committed_target_answers_its_facts() -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = demo_llm.DATA / "target"
+    tokenizer, model = AutoTokenizer.from_pretrained(folder), AutoModelForCausalLM.from_pretrained(folder).eval()
+    facts = [c for c in chat_corpus("train") if c.user.startswith(("What is the capital", "What sound"))]
+    right = 0
+    for conv in facts:
+        prompt = tokenizer.apply_chat_template(conv.as_messages()[:1], add_generation_prompt=True, tokenize=False)
+        ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            out = model.generate(ids, max_new_tokens=24, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+        right += tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip() == conv.assistant
+    assert right == len(facts), f"{right}/{len(facts)}"

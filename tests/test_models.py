@@ -20,7 +20,10 @@ def test_default_is_real_model_online_and_demo_offline(online: None, monkeypatch
     monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
     assert models.default_model("llm") == "nbhelpers/demo-llm"
     assert models.why("nbhelpers/demo-llm") == (
-        "Using the demo model nbhelpers/demo-llm, built on this machine, because offline mode is on "
+        "Using the demo model nbhelpers/demo-llm, trained once and committed with nbhelpers, because offline mode "
+        "is on.")
+    assert models.why("nbhelpers/demo-llm-100m") == (
+        "Using the demo model nbhelpers/demo-llm-100m, built on this machine, because offline mode is on "
         "(NBHELPERS_OFFLINE=1), so demo models are built locally.")
 
 
@@ -28,7 +31,7 @@ def test_choices_and_names() -> None:
     assert models.model_choices("llm") == ["HuggingFaceTB/SmolLM2-360M-Instruct", "nbhelpers/demo-llm"]
     assert models.is_demo("nbhelpers/demo-llm") and not models.is_demo("HuggingFaceTB/SmolLM2-360M-Instruct")
     assert models.slug("a/b") == "a--b"
-    assert models.slug("nbhelpers/demo-llm") == f"nbhelpers--demo-llm-r{models.DEMO_RECIPE}"
+    assert models.slug("nbhelpers/demo-llm-100m") == f"nbhelpers--demo-llm-100m-r{models.DEMO_RECIPE}"
     assert models.why("HuggingFaceTB/SmolLM2-360M-Instruct").startswith(
         "Using the hub model HuggingFaceTB/SmolLM2-360M-Instruct (0.7 GB download);")
 
@@ -58,9 +61,10 @@ def test_hub_model_online_is_passed_through(online: None) -> None:
 
 def test_paths_live_in_the_cache(tmp_cache: Path) -> None:
     r = f"-r{models.DEMO_RECIPE}"
-    assert models.snapshot_dir("nbhelpers/demo-llm") == tmp_cache / "hf" / f"nbhelpers--demo-llm-family{r}" / "target"
+    assert models.snapshot_dir("nbhelpers/demo-llm-padded") == tmp_cache / "hf" / f"nbhelpers--demo-llm-padded{r}"
     assert models.snapshot_dir("nbhelpers/demo-llm-100m") == tmp_cache / "hf" / f"nbhelpers--demo-llm-100m{r}"
-    assert models.ov_dir("nbhelpers/demo-llm", "int4") == tmp_cache / "ov" / f"nbhelpers--demo-llm{r}" / "int4"
+    digest = models.slug("nbhelpers/demo-llm").rsplit("-", 1)[1]  # committed: a digest of its weights
+    assert models.ov_dir("nbhelpers/demo-llm", "int4") == tmp_cache / "ov" / f"nbhelpers--demo-llm-{digest}" / "int4"
 
 
 def test_export_command_uses_this_interpreter(tmp_path: Path) -> None:
@@ -72,38 +76,25 @@ def test_export_command_uses_this_interpreter(tmp_path: Path) -> None:
     assert cmd[cmd.index("--weight-format") + 1] == "int8"
 
 
-def test_model_source_builds_demo_models_once(tmp_cache: Path, tiny_shapes: None,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_source_uses_the_committed_family_and_builds_the_cost_model_once(
+        tmp_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import json
 
     from nbhelpers import demo_llm
     from nbhelpers.cache import is_complete
 
     monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
-    seen: list[tuple[str, int, int]] = []
-    cost = Path(models.model_source("nbhelpers/demo-llm-100m", progress=lambda *a: seen.append(a)))
+    monkeypatch.setattr(demo_llm, "COST_SHAPE", demo_llm.LlamaShape(128, 256, 1, 2, 1))
+    cost = Path(models.model_source("nbhelpers/demo-llm-100m"))
     target = Path(models.model_source("nbhelpers/demo-llm"))
     draft = Path(models.model_source("nbhelpers/demo-llm-draft"))
-    assert target.parent == draft.parent and is_complete(target.parent) and is_complete(cost)
-    assert {phase for phase, _, _ in seen} == {"target", "draft"}
+    assert (target, draft) == (demo_llm.DATA / "target", demo_llm.DATA / "draft") and is_complete(cost)
     config = json.loads((cost / "config.json").read_text())
-    assert config["hidden_size"] == demo_llm.COST_SHAPE.hidden_size
+    assert config["hidden_size"] == 128
     assert (cost / "tokenizer.json").read_text() == (target / "tokenizer.json").read_text()
-    monkeypatch.setattr(demo_llm, "build_family", lambda *a, **k: pytest.fail("rebuilt a cached demo model"))
-    assert models.model_source("nbhelpers/demo-llm") == str(target)
-
-
-def test_training_progress_keeps_one_bar_per_phase(monkeypatch: pytest.MonkeyPatch) -> None:
-    import tqdm.auto
-
-    made: list[object] = []
-    real = tqdm.auto.tqdm
-    monkeypatch.setattr(tqdm.auto, "tqdm", lambda *a, **k: made.append(k) or real(*a, **k, disable=True))
-    update = models.training_progress(mininterval=2.0)
-    for step in range(1, 6):
-        update("target", step, 5)
-    update("draft", 1, 3)
-    assert len(made) == 2 and made[0]["mininterval"] == 2.0
+    assert (draft / "tokenizer.json").read_text() == (target / "tokenizer.json").read_text()
+    monkeypatch.setattr(demo_llm, "build_cost_model", lambda *a, **k: pytest.fail("rebuilt a cached demo model"))
+    assert models.model_source("nbhelpers/demo-llm-100m") == str(cost)
 
 
 def test_export_llm_names_variants_checks_files_and_caches(tmp_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,7 +108,7 @@ def test_export_llm_names_variants_checks_files_and_caches(tmp_cache: Path, monk
     def fake_cli(cmd: list[str], check: bool) -> None:
         calls.append(cmd)
         for name in OV_LLM_FILES[: None if len(calls) > 1 else 1]:  # the first export "forgets" files
-            Path(cmd[-1], name).write_text("x")
+            Path(cmd[-1], name).write_text("<net/>" if name.endswith(".xml") else "x")
 
     monkeypatch.delenv("NBHELPERS_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -157,14 +148,14 @@ def test_download_ir_uses_the_hub_snapshot(tmp_cache: Path, monkeypatch: pytest.
 
     def fake_download(repo_id: str, local_dir: Path) -> None:
         for name in ("openvino_model.xml", "openvino_model.bin", "openvino_tokenizer.xml"):
-            Path(local_dir, name).write_text(repo_id)
+            Path(local_dir, name).write_text(f"<net name='{repo_id}'/>" if name.endswith(".xml") else repo_id)
 
     monkeypatch.delenv("NBHELPERS_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
     out = models.llm_dir("OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov")
     assert out == tmp_cache / "ov" / "OpenVINO--Phi-3-mini-FastDraft-50M-int8-ov" / "hub"
-    assert (out / "openvino_model.xml").read_text() == "OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov"
+    assert (out / "openvino_model.bin").read_text() == "OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov"
 
 
 def test_pairs_share_a_family_and_default_follows_offline(monkeypatch: pytest.MonkeyPatch) -> None:

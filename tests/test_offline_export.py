@@ -29,11 +29,7 @@ socket.getaddrinfo = _refuse
 
 SCRIPT = """
 import nbhelpers
-from nbhelpers import demo_llm, models, settings, telemetry
-from tests.conftest import TINY_DRAFT, TINY_TARGET
-demo_llm.TARGET_SHAPE, demo_llm.DRAFT_SHAPE = TINY_TARGET, TINY_DRAFT
-real = demo_llm.build_family
-demo_llm.build_family = lambda t, d, **kw: real(t, d, target_steps=3, draft_steps=2, **kw)
+from nbhelpers import models, settings, telemetry
 assert settings.is_offline() and telemetry.status() == "opted out"
 name = models.default_model("llm")
 assert name == "nbhelpers/demo-llm", name
