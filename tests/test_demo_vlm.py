@@ -130,13 +130,15 @@ def test_export_vlm_writes_what_vlm_pipeline_needs_and_it_answers(tmp_cache: Pat
     assert all((folder / name).is_file() for name in models.OV_VLM_FILES)
     flat = json.loads((folder / "preprocessor_config.json").read_text())
     assert flat["crop_size"] == {"height": dv.IMAGE_SIZE, "width": dv.IMAGE_SIZE}
-    pipe = ov_genai.VLMPipeline(folder, "CPU")
     rng = random.Random(3)
-    shape = dv.Shape("blue", "square")
-    picture = ov.Tensor(np.asarray(dv.draw(shape, rng))[None])
-    result = pipe.generate("describe the image.", images=[picture], max_new_tokens=16)
-    assert dv.parse_caption(result.texts[0]) == shape
-    assert result.perf_metrics.get_num_input_tokens() == dv.IMAGE_TOKENS + 10  # 16 image tokens + the chat text
+    shapes = [dv.random_shape(rng) for _ in range(20)]
+    pictures = [ov.Tensor(np.asarray(dv.draw(shape, rng))[None]) for shape in shapes]
+    for precision in ("f32", "bf16"):  # bf16 runs as f32 on CPUs without bf16 support
+        pipe = ov_genai.VLMPipeline(folder, "CPU", INFERENCE_PRECISION_HINT=precision)
+        results = [pipe.generate("describe the image.", images=[p], max_new_tokens=16) for p in pictures]
+        right = sum(dv.parse_caption(r.texts[0]) == shape for r, shape in zip(results, shapes, strict=True))
+        assert right >= 17, f"{precision}: {right} of 20 captions right"  # the model card: 97 %
+        assert results[0].perf_metrics.get_num_input_tokens() == dv.IMAGE_TOKENS + 10  # 16 image tokens + chat text
 
 
 def test_the_code_builds_the_committed_architecture(processor) -> None:  # type: ignore[no-untyped-def]
