@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TORCH_INDEX_URL ?= $(if $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null),,https://download.pytorch.org/whl/cpu)
 OFFLINE := NBHELPERS_OFFLINE=1 HF_HUB_OFFLINE=1
 
-.PHONY: install lab test doctor prepare lint clean-models bench bench-install
+.PHONY: install lab test unit doctor prepare lint clean-models bench bench-install
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ lab: install
 test: install
 	$(OFFLINE) $(BIN)/python -m pytest
 
+# The fast loop while changing nbhelpers: unit tests without the ones that export or run models (about a minute).
+unit: install
+	$(OFFLINE) $(BIN)/python -m pytest tests -m "not slow"
+
 doctor: install
 	$(BIN)/python -m nbhelpers doctor
 
@@ -37,12 +41,12 @@ prepare: install
 	$(BIN)/python -m nbhelpers prepare all
 
 lint: install
-	$(BIN)/python -m ruff check nbhelpers tests repro conftest.py
+	$(BIN)/python -m ruff check nbhelpers tests tools repro notebooks conftest.py
 
 # The benchmark (see README, Results): installs the llama.cpp peer once, then runs everything offline.
 BENCH_STAMP := $(VENV)/.bench-installed
 BENCH_SRC := $(VENV)/bench-src
-BENCH_OUT ?= bench/results
+BENCH_OUT ?= results
 LLAMA_CPP := $(shell grep -o '^llama-cpp-python==[0-9.]*' requirements-bench.txt)
 
 bench-install: $(BENCH_STAMP)

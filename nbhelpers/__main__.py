@@ -88,8 +88,9 @@ def doctor() -> int:
 def _cpu_report() -> None:
     """Print the CPU features that change OpenVINO's behaviour, its default precision, and a multi-stream compile."""
     from nbhelpers.devices import cpu_features, default_precision
+    from nbhelpers.export import ov_dir
     from nbhelpers.isolation import compile_in_child, multi_stream_compile
-    from nbhelpers.models import default_model, ov_dir
+    from nbhelpers.models import default_model
 
     features = cpu_features()
     if all(v is None for v in features.values()):
@@ -122,15 +123,8 @@ def prepare(notebooks: Sequence[str]) -> int:
     """Build and export what the given notebooks need (default models for the current mode)."""
     from tqdm.auto import tqdm
 
-    from nbhelpers.models import (
-        HUB_LORAS,
-        default_model,
-        export_speech,
-        export_text2image,
-        export_vlm,
-        hub_lora_file,
-        llm_dir,
-    )
+    from nbhelpers.export import export_speech, export_text2image, export_vlm, llm_dir
+    from nbhelpers.models import HUB_LORAS, default_model, hub_lora_file
 
     exporters = {"text2image": export_text2image, "asr": export_speech, "vlm": export_vlm, "vlm-cost": export_vlm}
 

@@ -21,8 +21,6 @@ from nbhelpers.errors import ModelNotFoundError, ModelNotReadyError
 
 MARKER = ".nbhelpers-complete.json"
 PARTIAL = ".partial-"
-# Files an exported OpenVINO LLM folder must hold before GenAI can load it.
-OV_LLM_FILES = ("openvino_model.xml", "openvino_model.bin", "openvino_tokenizer.xml", "openvino_detokenizer.xml")
 DEFAULT_HINT = "Run the notebook's export cell, or `python -m nbhelpers prepare` for every notebook."
 
 
@@ -124,7 +122,7 @@ def build_info(path: Path) -> dict[str, object]:
     return json.loads(marker.read_text(encoding="utf-8"))
 
 
-def require_model_dir(path: Path, required: Iterable[str] = OV_LLM_FILES, hint: str = DEFAULT_HINT) -> Path:
+def require_model_dir(path: Path, required: Iterable[str], hint: str = DEFAULT_HINT) -> Path:
     """Return `path` if it is a usable model folder: it exists and holds every file in `required`, none empty,
     and each required IR's weights file is as long as the IR reads.
 

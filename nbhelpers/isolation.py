@@ -1,4 +1,5 @@
-"""Run an OpenVINO call that may crash the process (a native bug on some CPUs) in a child process.
+"""Child processes: an OpenVINO call that may crash the process (a native bug on some CPUs), or a measurement that
+must not share a process with another (memory).
 
 `compile_in_child(xml, "CPU", config)` compiles a model in a fresh Python process and returns a `ChildOutcome`:
 whether it worked, the properties the compiled model reports, or how the child died (signal, exit code, the end
@@ -88,6 +89,22 @@ def run_python(code: str, argument: Any, what: str, timeout: float = 600) -> Chi
     if run.returncode == 0 and lines:
         return ChildOutcome(True, what, 0, json.loads(lines[-1][len(RESULT):]))
     return ChildOutcome(False, what, run.returncode, stderr_tail=_tail(run.stderr))
+
+
+def run_isolated(script: str, *args: object, timeout: float = 600) -> dict[str, Any]:
+    """Run `script` with this interpreter in a new process and return the JSON object it prints last.
+
+    For measurements that must not share a process (memory): unlike `run_python`, a failure raises.
+
+    `args` arrive in the script as `sys.argv[1:]` (as strings). Raises RuntimeError with the script's
+    error output if it fails or prints no JSON line.
+    """
+    result = subprocess.run([sys.executable, "-c", script, *map(str, args)],
+                            capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        raise RuntimeError(f"isolated script failed (exit {result.returncode}):\n{result.stderr[-2000:]}")
+    return json.loads(lines[-1])
 
 
 def _tail(text: str | bytes | None, lines: int = 5) -> str:

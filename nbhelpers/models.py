@@ -8,14 +8,11 @@ picks the real one unless offline mode is on; `model_source` turns a name into s
 
 from __future__ import annotations
 
-import functools
-import subprocess
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from nbhelpers.cache import OV_LLM_FILES, build_once, is_complete
+from nbhelpers.cache import build_once, require_model_dir
+from nbhelpers.demos import DEMOS, committed_digest, committed_dir
 from nbhelpers.errors import OfflineError, UnknownModelError
 from nbhelpers.settings import cache_dir, is_offline, offline_reason
 
@@ -148,17 +145,9 @@ def is_demo(name: str) -> bool:
     return name.startswith(DEMO_PREFIX)
 
 
-# Demo models trained once and committed with nbhelpers (not built on the user's machine).
-# name: "module" whose DATA folder holds it, or "module:subfolder".
-COMMITTED_DEMOS: dict[str, str] = {
-    "nbhelpers/demo-whisper": "demo_whisper", "nbhelpers/demo-vlm": "demo_vlm",
-    "nbhelpers/demo-llm": "demo_llm:target", "nbhelpers/demo-llm-draft": "demo_llm:draft",
-}
-
-
 def why(name: str) -> str:
     """Return one sentence saying which model is used and why (for the notebook to print)."""
-    if name in COMMITTED_DEMOS:
+    if name in DEMOS and DEMOS[name].committed:
         reason = "because offline mode is on" if is_offline() else "(selected)"
         return f"Using the demo model {name}, trained once and committed with nbhelpers, {reason}."
     if is_demo(name) and is_offline():
@@ -177,24 +166,9 @@ def slug(name: str) -> str:
     commit of the model gets new exports instead of stale cached ones.
     """
     safe = name.replace("/", "--")
-    if name in COMMITTED_DEMOS:
-        return f"{safe}-{_committed_digest(name)}"
+    if name in DEMOS and DEMOS[name].committed:
+        return f"{safe}-{committed_digest(name)}"
     return f"{safe}-r{DEMO_RECIPE}" if is_demo(name) else safe
-
-
-def committed_dir(name: str) -> Path:
-    """Return the folder of a demo model committed with nbhelpers (one of COMMITTED_DEMOS)."""
-    import importlib
-
-    module, _, member = COMMITTED_DEMOS[name].partition(":")
-    return Path(importlib.import_module(f"nbhelpers.{module}").DATA) / member
-
-
-@functools.cache
-def _committed_digest(name: str) -> str:  # read the weights once per process, not on every path lookup
-    import hashlib
-
-    return hashlib.sha256((committed_dir(name) / "model.safetensors").read_bytes()).hexdigest()[:8]
 
 
 def snapshot_dir(name: str) -> Path:
@@ -219,31 +193,11 @@ def model_source(name: str) -> str:
                 "(nbhelpers/...), or go online once (unset NBHELPERS_OFFLINE and HF_HUB_OFFLINE) to download it."
             )
         return name
-    if name == "nbhelpers/demo-llm-padded":
-        from nbhelpers import demo_llm
-
-        target = Path(model_source("nbhelpers/demo-llm"))
-        build_once(snapshot_dir(name), lambda tmp: demo_llm.pad_for_cost(target, tmp))
-    elif name in COMMITTED_DEMOS:  # trained once and committed: used where it is
-        from nbhelpers.cache import require_model_dir
-
-        required = ("config.json", "model.safetensors", "generation_config.json")
-        hint = "It is committed with nbhelpers; restore it with `git checkout nbhelpers/data`."
-        return str(require_model_dir(committed_dir(name), required, hint=hint))
-    elif name == "nbhelpers/demo-sd":
-        from nbhelpers import demo_sd
-
-        build_once(snapshot_dir(name), demo_sd.save_pipeline, required=("model_index.json",))
-    elif name == "nbhelpers/demo-vlm-cost":
-        from nbhelpers import demo_vlm
-
-        build_once(snapshot_dir(name), demo_vlm.build_cost_model, required=("config.json", "model.safetensors"))
-    elif name == "nbhelpers/demo-llm-100m":
-        from nbhelpers import demo_llm
-
-        tokenizer = Path(model_source("nbhelpers/demo-llm"))
-        build_once(snapshot_dir(name), lambda tmp: demo_llm.build_cost_model(tmp, tokenizer))
-    return str(snapshot_dir(name))
+    demo = DEMOS[name]
+    if demo.committed:  # trained once and committed: used where it is
+        hint = "It is committed with nbhelpers; restore it with `git checkout nbhelpers/demos/data`."
+        return str(require_model_dir(committed_dir(name), demo.required, hint=hint))
+    return str(build_once(snapshot_dir(name), demo.build, required=demo.required))
 
 
 def _in_hub_cache(name: str) -> bool:
@@ -251,120 +205,6 @@ def _in_hub_cache(name: str) -> bool:
 
     # transformers models have a config.json at the top; diffusers pipelines a model_index.json
     return any(isinstance(try_to_load_from_cache(name, f), str) for f in ("config.json", "model_index.json"))
-
-
-def export_command(source: str, out: Path, weight_format: str = "fp16", *extra: str) -> list[str]:
-    """Return the `optimum-cli export openvino` command (run with this interpreter) for an LLM."""
-    return [
-        sys.executable, "-m", "optimum.commands.optimum_cli", "export", "openvino",
-        "--model", source, "--task", "text-generation-with-past", "--weight-format", weight_format,
-        *extra, str(out),
-    ]
-
-
-def copy_companion_files(source: Path, target: Path) -> list[str]:
-    """Copy everything but the model itself (`openvino_model.xml/.bin`) from one export folder to another.
-
-    That is the tokenizer and detokenizer IRs and the configs GenAI reads, so a model saved with
-    `openvino.save_model` next to them loads in `LLMPipeline`. Returns the copied file names.
-    """
-    import shutil
-
-    copied = []
-    for file in sorted(Path(source).iterdir()):
-        if file.is_file() and not file.name.startswith(("openvino_model.", ".")):
-            shutil.copy2(file, Path(target) / file.name)
-            copied.append(file.name)
-    return copied
-
-
-def ov_dir(name: str, variant: str = "fp16") -> Path:
-    """Return the cache folder of the OpenVINO export `variant` of model `name`."""
-    return cache_dir() / "ov" / slug(name) / variant
-
-
-def download_ir(name: str) -> Path:
-    """Download the OpenVINO IR repository `name` (one of IR_REPOS) into the cache once; return its folder.
-
-    Raises UnknownModelError for other names and OfflineError when it is not cached and offline mode is on.
-    """
-    if name not in IR_REPOS:
-        raise UnknownModelError(f"{name} is not a known OpenVINO IR repository; known: {', '.join(IR_REPOS)}")
-    out = ov_dir(name, "hub")
-    if not is_complete(out) and is_offline():
-        raise OfflineError(f"{name} has not been downloaded and offline mode is on; run "
-                           "`python -m nbhelpers prepare` online first, or choose a demo model")
-
-    def download(tmp: Path) -> None:
-        from huggingface_hub import snapshot_download
-
-        snapshot_download(name, local_dir=tmp)
-
-    return build_once(out, download, required=("openvino_model.xml", "openvino_model.bin", "openvino_tokenizer.xml"))
-
-
-def llm_dir(name: str, weight_format: str = "fp16", *extra: str) -> Path:
-    """Return an OpenVINO model folder for `name`: downloaded if it is an IR repository, else exported (cached)."""
-    return download_ir(name) if name in IR_REPOS else export_llm(name, weight_format, *extra)
-
-
-def export_llm(name: str, weight_format: str = "fp16", *extra: str, force: bool = False) -> Path:
-    """Export model `name` with optimum-cli (cached) and return the OpenVINO model folder.
-
-    `extra` flags (for example `--disable-stateful`) are passed to optimum-cli and named in the
-    cache folder. Raises subprocess.CalledProcessError if the export fails, and ModelNotReadyError if
-    it finished without every file GenAI needs.
-    """
-    variant = "-".join([weight_format, *(f.strip("-") for f in extra)])
-
-    def export(tmp: Path) -> None:  # the source is only needed (built or downloaded) when not cached
-        subprocess.run(export_command(model_source(name), tmp, weight_format, *extra), check=True)
-
-    return build_once(ov_dir(name, variant), export, force=force, required=OV_LLM_FILES)
-
-
-# What `Text2ImagePipeline` needs from a text-to-image export (SD 1.5 layout).
-OV_T2I_FILES = (
-    "model_index.json", "tokenizer/openvino_tokenizer.xml", "text_encoder/openvino_model.xml",
-    "unet/openvino_model.xml", "vae_decoder/openvino_model.xml",
-)
-
-
-def _export(name: str, task: str, weight_format: str, required: tuple[str, ...], force: bool,
-            after: Callable[[str, Path], object] | None = None) -> Path:
-    def export(tmp: Path) -> None:  # the source is only needed (built or downloaded) when not cached
-        source = model_source(name)
-        subprocess.run([
-            sys.executable, "-m", "optimum.commands.optimum_cli", "export", "openvino", "--model", source,
-            "--task", task, "--weight-format", weight_format, str(tmp),
-        ], check=True)
-        if after is not None:
-            after(source, tmp)
-
-    return build_once(ov_dir(name, weight_format), export, force=force, required=required)
-
-
-def export_text2image(name: str, weight_format: str = "fp16", force: bool = False) -> Path:
-    """Export the text-to-image model `name` with `optimum-cli --task text-to-image` (cached); return its folder.
-
-    Raises subprocess.CalledProcessError if the export fails, and ModelNotReadyError if it finished
-    without every file `Text2ImagePipeline` needs.
-    """
-    return _export(name, "text-to-image", weight_format, OV_T2I_FILES, force)
-
-
-# What `WhisperPipeline` needs from a speech-recognition export.
-OV_ASR_FILES = ("openvino_encoder_model.xml", "openvino_decoder_model.xml", "openvino_tokenizer.xml",
-                "openvino_detokenizer.xml", "generation_config.json", "preprocessor_config.json")
-
-
-def export_speech(name: str, weight_format: str = "fp16", force: bool = False) -> Path:
-    """Export the Whisper model `name` with `optimum-cli --task automatic-speech-recognition-with-past` (cached).
-
-    Returns the folder. Raises subprocess.CalledProcessError if the export fails, and ModelNotReadyError
-    if it finished without every file `WhisperPipeline` needs.
-    """
-    return _export(name, "automatic-speech-recognition-with-past", weight_format, OV_ASR_FILES, force)
 
 
 def hub_lora_file(lora: HubLora) -> Path:
@@ -381,72 +221,3 @@ def hub_lora_file(lora: HubLora) -> Path:
         raise OfflineError(f"the LoRA {lora.repo}/{lora.filename} is not in the Hugging Face cache and offline mode "
                            "is on; choose the demo model, or run `python -m nbhelpers prepare 04` online first")
     return Path(hf_hub_download(lora.repo, lora.filename))
-
-
-# What `VLMPipeline` needs from an image-text-to-text export (LLaVA layout).
-OV_VLM_FILES = (
-    "openvino_language_model.xml", "openvino_text_embeddings_model.xml", "openvino_vision_embeddings_model.xml",
-    "openvino_tokenizer.xml", "openvino_detokenizer.xml", "config.json", "preprocessor_config.json",
-)
-
-
-def _snapshot_file(source: str, filename: str) -> Path | None:
-    """Return `filename` from a local model folder or the hub snapshot of `source`, or None if it has none."""
-    local = Path(source) / filename
-    if local.is_file():
-        return local
-    if Path(source).is_dir():
-        return None
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
-
-    try:
-        return Path(hf_hub_download(source, filename))
-    except (EntryNotFoundError, LocalEntryNotFoundError):  # not in the repository (or, offline, not in the cache)
-        return None
-
-
-def write_preprocessor_config(source: str, ov_folder: Path) -> Path:
-    """Write the flat `preprocessor_config.json` that `VLMPipeline` reads into `ov_folder`, if it is missing.
-
-    transformers 5 saves the image processor nested inside `processor_config.json`, and optimum-intel
-    cannot copy it without torchvision; `VLMPipeline` then silently uses its defaults (336 px, mean 0,
-    std 1) and fails with a shape error in the vision embeddings. The settings are taken from the source's
-    flat file, or else from the nested one, and `crop_size` and `size.shortest_edge` (the keys GenAI's
-    LLaVA preprocessing reads) are filled from `size.height`/`width` when a processor only has those.
-    Returns the file's path. Raises ModelNotReadyError if the source has neither file, or names no image size.
-    """
-    import json
-
-    from nbhelpers.errors import ModelNotReadyError
-
-    target = Path(ov_folder) / "preprocessor_config.json"
-    if target.is_file():
-        return target
-    flat = _snapshot_file(source, "preprocessor_config.json")
-    if flat is not None:
-        config = json.loads(flat.read_text(encoding="utf-8"))
-    else:
-        nested = _snapshot_file(source, "processor_config.json")
-        config = json.loads(nested.read_text(encoding="utf-8")).get("image_processor") if nested else None
-        if not config:
-            raise ModelNotReadyError(f"{source} has no image processor settings (neither preprocessor_config.json "
-                                     "nor an image_processor in processor_config.json); is it a vision-language model?")
-    size = config.get("size") or {}
-    side = size.get("shortest_edge") or size.get("height") or (config.get("crop_size") or {}).get("height")
-    if side is None:
-        raise ModelNotReadyError(f"{source}'s image processor names no image size (size or crop_size)")
-    config.setdefault("crop_size", {"height": size.get("height", side), "width": size.get("width", side)})
-    config["size"] = {**size, "shortest_edge": side}
-    target.write_text(json.dumps(config, indent=2), encoding="utf-8")
-    return target
-
-
-def export_vlm(name: str, weight_format: str = "fp16", force: bool = False) -> Path:
-    """Export the vision-language model `name` with `optimum-cli --task image-text-to-text` (cached).
-
-    Writes the flat `preprocessor_config.json` `VLMPipeline` needs (see `write_preprocessor_config`).
-    Returns the folder. Raises subprocess.CalledProcessError if the export fails, and ModelNotReadyError
-    if it finished without every file `VLMPipeline` needs.
-    """
-    return _export(name, "image-text-to-text", weight_format, OV_VLM_FILES, force, after=write_preprocessor_config)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from nbhelpers.corpus import CAPITALS, COLOURS, NAMES, OBJECTS, PLACES, SOUNDS
+from nbhelpers.demos.corpus import CAPITALS, COLOURS, NAMES, OBJECTS, PLACES, SOUNDS
 from nbhelpers.errors import EmptyPromptError
 
 _WORDS = sorted({w.strip(".,").lower() for text in [*CAPITALS, *CAPITALS.values(), *SOUNDS, *SOUNDS.values(),

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from nbhelpers.corpus import Conversation
+from nbhelpers.demos.corpus import Conversation
 
 
 def encode_conversation(tokenizer: Any, conversation: Conversation) -> tuple[np.ndarray, int]:

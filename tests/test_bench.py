@@ -13,6 +13,7 @@ from nbhelpers.bench.extras import LORA_MODES
 from nbhelpers.bench.machine import describe_machine, machine_line, memory_bandwidth
 
 
+@pytest.mark.slow
 def test_quick_run_writes_json_markdown_and_plots(tmp_cache: Path, tmp_path: Path) -> None:
     out = tmp_path / "results"
     assert main(["--out", str(out), "--quick"]) == 0
@@ -46,7 +47,7 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_cache: Path, tmp_path: Pat
 
 
 def test_parameter_count_matches_transformers() -> None:
-    from nbhelpers.demo_llm import make_llama
+    from nbhelpers.demos.llm import make_llama
 
     model = make_llama(engines.SIZES["tiny"], engines.VOCAB, engines.EOS_ID, seed=0)
     assert engines.parameter_count(engines.SIZES["tiny"]) == sum(p.numel() for p in model.parameters())

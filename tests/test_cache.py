@@ -6,7 +6,6 @@ import pytest
 
 from nbhelpers.cache import (
     MARKER,
-    OV_LLM_FILES,
     build_info,
     build_once,
     folder_size,
@@ -16,6 +15,7 @@ from nbhelpers.cache import (
     weights_extent,
 )
 from nbhelpers.errors import ModelNotFoundError, ModelNotReadyError
+from nbhelpers.export import OV_LLM_FILES
 
 
 def test_build_once_builds_then_reuses(tmp_path: Path) -> None:
@@ -75,15 +75,15 @@ def test_partial_folder_of_a_running_build_is_left_alone(tmp_path: Path) -> None
 
 def test_require_model_dir_errors_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="does not exist. Run prepare"):
-        require_model_dir(tmp_path / "missing", hint="Run prepare first.")
+        require_model_dir(tmp_path / "missing", OV_LLM_FILES, hint="Run prepare first.")
     with pytest.raises(ModelNotFoundError, match="python -m nbhelpers prepare"):
-        require_model_dir(tmp_path / "missing")
+        require_model_dir(tmp_path / "missing", OV_LLM_FILES)
     half = tmp_path / "half"
     half.mkdir()
     (half / "openvino_model.xml").write_text("<net/>")
     (half / "openvino_model.bin").write_bytes(b"")
     with pytest.raises(ModelNotReadyError, match=r"incomplete \(missing or empty: openvino_model.bin, .*delete it"):
-        require_model_dir(half)
+        require_model_dir(half, OV_LLM_FILES)
 
 
 def _save_ir(folder: Path, name: str = "openvino_model.xml") -> Path:
@@ -100,7 +100,7 @@ def _save_ir(folder: Path, name: str = "openvino_model.xml") -> Path:
 def test_require_model_dir_accepts_hand_exported_folder(tmp_path: Path) -> None:
     for name in OV_LLM_FILES:
         _save_ir(tmp_path, name) if name.endswith(".xml") else None
-    assert require_model_dir(tmp_path) == tmp_path
+    assert require_model_dir(tmp_path, OV_LLM_FILES) == tmp_path
 
 
 def test_weights_shorter_than_the_ir_reads_are_refused_with_the_fix(tmp_path: Path) -> None:
@@ -115,10 +115,10 @@ def test_weights_shorter_than_the_ir_reads_are_refused_with_the_fix(tmp_path: Pa
         ov.Core().read_model(tmp_path / "openvino_model.xml")
     with pytest.raises(ModelNotReadyError, match=r"openvino_model.bin has 1,000 bytes but openvino_model.xml reads "
                                                  r"16,384 \(the copy or export was cut short\); delete it"):
-        require_model_dir(tmp_path)
+        require_model_dir(tmp_path, OV_LLM_FILES)
     (tmp_path / "openvino_tokenizer.xml").write_text("<net")
     with pytest.raises(ModelNotReadyError, match="openvino_tokenizer.xml is not a readable OpenVINO IR"):
-        require_model_dir(tmp_path)
+        require_model_dir(tmp_path, OV_LLM_FILES)
 
 
 def test_a_built_folder_cut_short_later_is_built_again(tmp_path: Path) -> None:
@@ -133,7 +133,7 @@ def test_a_built_folder_cut_short_later_is_built_again(tmp_path: Path) -> None:
 def test_marker_alone_does_not_make_a_folder_usable(tmp_path: Path) -> None:
     out = build_once(tmp_path / "model", lambda tmp: (tmp / "openvino_model.xml").write_text("<net/>"))
     with pytest.raises(ModelNotReadyError, match="openvino_model.bin"):
-        require_model_dir(out)
+        require_model_dir(out, OV_LLM_FILES)
 
 
 def test_sizes(tmp_path: Path) -> None:

@@ -72,11 +72,12 @@ def test_prepare_rejects_unknown_notebook(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_prepare_exports_what_a_notebook_needs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import nbhelpers.export
     import nbhelpers.models
 
     monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
     done: list[tuple[str, str]] = []
-    monkeypatch.setattr(nbhelpers.models, "llm_dir", lambda name, *args: done.append((name, *args)) or tmp_path)
+    monkeypatch.setattr(nbhelpers.export, "llm_dir", lambda name, *args: done.append((name, *args)) or tmp_path)
     assert cli.main(["prepare", "00", "01"]) == 0
     assert done == [("nbhelpers/demo-llm", "fp16"), ("nbhelpers/demo-llm-100m", "fp16"),
                     ("nbhelpers/demo-llm", "fp16", "--disable-stateful"),
@@ -84,13 +85,14 @@ def test_prepare_exports_what_a_notebook_needs(monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_prepare_exports_the_image_model_and_its_loras(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import nbhelpers.export
     import nbhelpers.models
 
     monkeypatch.delenv("NBHELPERS_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     done: list[tuple[str, ...]] = []
-    monkeypatch.setattr(nbhelpers.models, "llm_dir", lambda name, *args: done.append(("llm", name)) or tmp_path)
-    monkeypatch.setattr(nbhelpers.models, "export_text2image",
+    monkeypatch.setattr(nbhelpers.export, "llm_dir", lambda name, *args: done.append(("llm", name)) or tmp_path)
+    monkeypatch.setattr(nbhelpers.export, "export_text2image",
                         lambda name, *args: done.append(("t2i", name)) or tmp_path)
     monkeypatch.setattr(nbhelpers.models, "hub_lora_file", lambda lora: done.append(("lora", lora.repo)) or tmp_path)
     assert cli.main(["prepare", "04"]) == 0
@@ -100,11 +102,12 @@ def test_prepare_exports_the_image_model_and_its_loras(monkeypatch: pytest.Monke
 
 
 def test_prepare_exports_the_vision_language_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import nbhelpers.export
     import nbhelpers.models
 
     monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
     done: list[tuple[str, ...]] = []
-    monkeypatch.setattr(nbhelpers.models, "export_vlm", lambda name, *args: done.append((name, *args)) or tmp_path)
+    monkeypatch.setattr(nbhelpers.export, "export_vlm", lambda name, *args: done.append((name, *args)) or tmp_path)
     assert cli.main(["prepare", "06"]) == 0
     assert done == [("nbhelpers/demo-vlm", "fp16"), ("nbhelpers/demo-vlm", "int4"),
                     ("nbhelpers/demo-vlm-cost", "fp16"), ("nbhelpers/demo-vlm-cost", "int4")]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from nbhelpers.corpus import chat_corpus, demo_prompts
+from nbhelpers.demos.corpus import chat_corpus, demo_prompts
 
 
 def test_corpus_is_deterministic_and_splits_are_disjoint() -> None:

@@ -6,15 +6,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from nbhelpers import demo_llm
-from nbhelpers.corpus import chat_corpus
+from nbhelpers.demos import llm as demo_llm
+from nbhelpers.demos.corpus import chat_corpus
+from tools import train_demo_llm as trainer
 
-from .conftest import TINY_DRAFT, TINY_TARGET
+TINY_TARGET = demo_llm.LlamaShape(128, 256, 1, 2, 1, max_position_embeddings=256)
+TINY_DRAFT = demo_llm.LlamaShape(128, 128, 1, 1, 1, max_position_embeddings=256)
 
 
 @pytest.fixture(scope="module")
 def tokenizer():  # noqa: ANN201
-    return demo_llm.build_tokenizer(chat_corpus("train")[:100], vocab_size=300)
+    return trainer.build_tokenizer(chat_corpus("train")[:100], vocab_size=300)
 
 
 def test_tokenizer_has_chat_template_eos_and_round_trips(tokenizer) -> None:  # noqa: ANN001
@@ -28,7 +30,7 @@ def test_tokenizer_has_chat_template_eos_and_round_trips(tokenizer) -> None:  # 
 
 def test_encode_chat_masks_everything_but_the_answer(tokenizer) -> None:  # noqa: ANN001
     conv = chat_corpus("train")[0]
-    ids, labels = demo_llm.encode_chat(tokenizer, conv)
+    ids, labels = trainer.encode_chat(tokenizer, conv)
     answer = [t for t in labels if t != -100]
     assert len(ids) == len(labels) and labels[0] == -100
     assert tokenizer.decode(answer) == conv.assistant + demo_llm.EOS
@@ -40,16 +42,16 @@ def test_hidden_sizes_fit_int4_group_size() -> None:
 
 
 def test_train_reduces_loss_and_distillation_runs(tokenizer) -> None:  # noqa: ANN001
-    examples = [demo_llm.encode_chat(tokenizer, c) for c in chat_corpus("train")[:40]]
+    examples = [trainer.encode_chat(tokenizer, c) for c in chat_corpus("train")[:40]]
     eos = tokenizer.eos_token_id
     target = demo_llm.make_llama(TINY_TARGET, len(tokenizer), eos, seed=0)
     losses: list[float] = []
-    report = demo_llm.train(target, examples, 30, eos, batch_size=8, progress=lambda s, loss: losses.append(loss))
+    report = trainer.train(target, examples, 30, eos, batch_size=8, progress=lambda s, loss: losses.append(loss))
     assert report.steps == 30 and len(losses) == 30 and losses[-1] < losses[0]
     draft = demo_llm.make_llama(TINY_DRAFT, len(tokenizer), eos, seed=1)
-    d = demo_llm.train(draft, examples, 3, eos, teacher=target, batch_size=4)
+    d = trainer.train(draft, examples, 3, eos, teacher=target, batch_size=4)
     assert d.parameters < report.parameters
-    assert demo_llm.token_agreement(target, target, examples[:3]) == 1.0
+    assert trainer.token_agreement(target, target, examples[:3]) == 1.0
 
 
 def test_make_llama_is_deterministic() -> None:
@@ -58,13 +60,14 @@ def test_make_llama_is_deterministic() -> None:
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=False))
 
 
-def test_build_family_saves_hub_snapshots(tmp_path: Path, tiny_shapes: None) -> None:
+def test_build_family_saves_hub_snapshots(tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     target, draft = tmp_path / "t", tmp_path / "d"
     target.mkdir(), draft.mkdir()
     phases: set[str] = set()
-    t, d = demo_llm.build_family(target, draft, progress=lambda phase, step, total: phases.add(phase))
+    t, d = trainer.build_family(target, draft, target_steps=3, draft_steps=2, target_shape=TINY_TARGET,
+                                draft_shape=TINY_DRAFT, progress=lambda phase, step, total: phases.add(phase))
     assert phases == {"target", "draft"} and "agreement" in d.extra and "heldout_loss" in t.extra
     for folder in (target, draft):
         names = {p.name for p in folder.iterdir()}
@@ -100,7 +103,7 @@ def test_pad_for_cost_keeps_the_function(tmp_path: Path, tokenizer) -> None:  # 
 def test_the_committed_family_is_what_the_code_builds() -> None:
     from transformers import AutoTokenizer, LlamaConfig
 
-    built = demo_llm.build_tokenizer(chat_corpus("train"))
+    built = trainer.build_tokenizer(chat_corpus("train"))
     for member, shape in (("target", demo_llm.TARGET_SHAPE), ("draft", demo_llm.DRAFT_SHAPE)):
         folder = demo_llm.DATA / member
         config = LlamaConfig.from_pretrained(folder)

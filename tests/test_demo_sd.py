@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nbhelpers import adapters, demo_sd
-from nbhelpers.models import OV_T2I_FILES, export_text2image, model_source, snapshot_dir
+from nbhelpers import adapters
+from nbhelpers.demos import sd as demo_sd
+from nbhelpers.export import OV_T2I_FILES, export_text2image
+from nbhelpers.models import model_source, snapshot_dir
 
 
 def test_clip_tokenizer_has_clip_special_tokens_and_covers_any_text() -> None:
@@ -33,6 +35,7 @@ def demo_sd_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
         return source, export_text2image("nbhelpers/demo-sd")
 
 
+@pytest.mark.slow
 def test_demo_pipeline_is_saved_as_a_hub_snapshot_and_exported(demo_sd_export: tuple[Path, Path]) -> None:
     source, ov = demo_sd_export
     assert source.name == snapshot_dir("nbhelpers/demo-sd").name
@@ -44,6 +47,7 @@ def test_demo_pipeline_is_saved_as_a_hub_snapshot_and_exported(demo_sd_export: t
     assert all((ov / f).is_file() for f in OV_T2I_FILES)
 
 
+@pytest.mark.slow
 def test_genai_generates_what_diffusers_generates(demo_sd_export: tuple[Path, Path]) -> None:
     import openvino_genai as ov_genai
     import torch
@@ -61,6 +65,7 @@ def test_genai_generates_what_diffusers_generates(demo_sd_export: tuple[Path, Pa
     assert diff.max() <= 8, diff.max()
 
 
+@pytest.mark.slow
 def test_unused_lora_tensors_reports_names_genai_does_not_match(
     demo_sd_export: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -7,14 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nbhelpers import demo_vlm as dv
-from nbhelpers import models
+from nbhelpers import export, models
+from nbhelpers.demos import vlm as dv
 from nbhelpers.errors import ModelNotReadyError
+from tools import train_demo_vlm as tv
 
 
 @pytest.fixture(scope="module")
 def processor():  # type: ignore[no-untyped-def]
-    return dv.build_processor()
+    """The processor with the tokenizer the training program builds (not the committed one it is compared with)."""
+    return dv.build_processor(tv.build_tokenizer())
 
 
 def test_draw_gives_the_named_colour_on_a_light_background() -> None:
@@ -41,7 +43,7 @@ def test_captions_and_parsing() -> None:
 def test_tokenizer_has_one_image_token_and_a_template_for_strings_and_parts(processor) -> None:  # type: ignore[no-untyped-def]
     tok = processor.tokenizer
     assert tok.encode(dv.IMAGE, add_special_tokens=False) == [tok.convert_tokens_to_ids(dv.IMAGE)]
-    parts = [dv.user("describe the image.", 1), dv.assistant("a red circle.")]
+    parts = [tv.user("describe the image.", 1), tv.assistant("a red circle.")]
     strings = [{"role": "user", "content": "<image>\ndescribe the image."},
                {"role": "assistant", "content": "a red circle."}]
     rendered = tok.apply_chat_template(parts, tokenize=False)
@@ -52,14 +54,14 @@ def test_tokenizer_has_one_image_token_and_a_template_for_strings_and_parts(proc
 def test_encode_matches_the_processor_and_learns_only_answers(processor) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(1)
     for _ in range(20):
-        messages, shapes = dv.conversation(rng)
-        ids, labels = dv.encode(processor.tokenizer, messages)
+        messages, shapes = tv.conversation(rng)
+        ids, labels = tv.encode(processor.tokenizer, messages)
         images = [dv.draw(s, rng) for s in shapes]
         text = processor.apply_chat_template(messages, tokenize=False)
         batch = processor(images=images, text=text, return_tensors="pt")
         assert batch["input_ids"][0].tolist() == ids
-        assert np.allclose(batch["pixel_values"].numpy(), dv.pixel_values(images).numpy(), atol=1e-5)
-        answers = [m["content"][0]["text"] + dv.EOS for m in messages if m["role"] == "assistant"]
+        assert np.allclose(batch["pixel_values"].numpy(), tv.pixel_values(images).numpy(), atol=1e-5)
+        answers = [m["content"][0]["text"] + tv.EOS for m in messages if m["role"] == "assistant"]
         assert processor.tokenizer.decode([t for t in labels if t != -100]) == "".join(answers)
         image_id = processor.tokenizer.convert_tokens_to_ids(dv.IMAGE)
         assert ids.count(image_id) == dv.IMAGE_TOKENS * len(images)
@@ -70,7 +72,7 @@ def test_write_preprocessor_config_from_nested_or_flat(tmp_path: Path, processor
     out.mkdir()
     processor.save_pretrained(snapshot)
     assert not (snapshot / "preprocessor_config.json").exists()  # transformers 5 nests it in processor_config.json
-    written = json.loads(models.write_preprocessor_config(str(snapshot), out).read_text())
+    written = json.loads(export.write_preprocessor_config(str(snapshot), out).read_text())
     assert written["crop_size"] == {"height": dv.IMAGE_SIZE, "width": dv.IMAGE_SIZE}
     assert written["size"]["shortest_edge"] == dv.IMAGE_SIZE
     assert written["image_mean"] == pytest.approx(dv.CLIP_MEAN) and written["image_std"] == pytest.approx(dv.CLIP_STD)
@@ -78,16 +80,16 @@ def test_write_preprocessor_config_from_nested_or_flat(tmp_path: Path, processor
     (out / "preprocessor_config.json").unlink()
     (snapshot / "preprocessor_config.json").write_text(json.dumps(
         {"image_mean": [0.5] * 3, "image_std": [0.5] * 3, "size": {"height": 384, "width": 384}}))
-    written = json.loads(models.write_preprocessor_config(str(snapshot), out).read_text())
+    written = json.loads(export.write_preprocessor_config(str(snapshot), out).read_text())
     assert written["crop_size"] == {"height": 384, "width": 384} and written["size"]["shortest_edge"] == 384
     # an existing file is left alone
     (out / "preprocessor_config.json").write_text("{}")
-    assert models.write_preprocessor_config(str(snapshot), out).read_text() == "{}"
+    assert export.write_preprocessor_config(str(snapshot), out).read_text() == "{}"
     empty = tmp_path / "empty"
     empty.mkdir()
     (out / "preprocessor_config.json").unlink()
     with pytest.raises(ModelNotReadyError, match="no image processor"):
-        models.write_preprocessor_config(str(empty), out)
+        export.write_preprocessor_config(str(empty), out)
 
 
 def test_the_committed_demo_is_registered() -> None:
@@ -96,38 +98,43 @@ def test_the_committed_demo_is_registered() -> None:
     assert models.slug("nbhelpers/demo-vlm").startswith("nbhelpers--demo-vlm-")
     assert "trained once and committed" in models.why("nbhelpers/demo-vlm")
     report = json.loads((dv.DATA / "training_report.json").read_text())
-    assert dv.card(report) == (dv.DATA / "README.md").read_text(), "the model card is the one `build` writes"
+    assert tv.card(report) == (dv.DATA / "README.md").read_text(), "the model card is the one `build` writes"
 
 
 def test_build_trains_and_saves_a_hub_snapshot(tmp_path: Path) -> None:
     from transformers import AutoProcessor, LlavaForConditionalGeneration
 
     lines: list[str] = []
-    accuracy = dv.build(tmp_path, steps=2, vision_steps=2, log=lines.append, eval_pictures=2)
+    accuracy = tv.build(tmp_path, steps=2, vision_steps=2, log=lines.append, eval_pictures=2)
     assert set(accuracy) == {"caption", "follow-up", "second image", "two images", "long chat"}
     assert all(0 <= v <= 1 for v in accuracy.values()) and any("accuracy" in line for line in lines)
     model = LlavaForConditionalGeneration.from_pretrained(tmp_path)
     assert model.generation_config.do_sample is False
-    assert dv.answer(model, AutoProcessor.from_pretrained(tmp_path), [dv.user("describe the image.", 1)],
-                     [dv.draw(dv.Shape("red", "circle"), random.Random(0))]) is not None
+    processor = AutoProcessor.from_pretrained(tmp_path)
+    ask = [tv.user("describe the image.", 1)], [dv.draw(dv.Shape("red", "circle"), random.Random(0))]
+    reply = tv.answer(model, processor, *ask, max_new_tokens=3)
+    assert isinstance(reply, str) and len(processor.tokenizer(reply, add_special_tokens=False).input_ids) <= 3 + 1
+    assert tv.answer(model, processor, *ask, max_new_tokens=3) == reply, "greedy: the same answer twice"
     assert json.loads((tmp_path / "training_report.json").read_text())["steps"] == 2
 
 
+@pytest.mark.slow
 def test_the_committed_demo_captions_fresh_pictures(processor) -> None:  # type: ignore[no-untyped-def]
     from transformers import AutoProcessor, LlavaForConditionalGeneration
 
     model = LlavaForConditionalGeneration.from_pretrained(dv.DATA).eval()
     loaded = AutoProcessor.from_pretrained(dv.DATA)
-    accuracy = dv.evaluate(model, loaded, n=20, seed=99)
+    accuracy = tv.evaluate(model, loaded, n=20, seed=99)
     assert accuracy["caption"] >= 0.85 and accuracy["follow-up"] >= 0.85
 
 
+@pytest.mark.slow
 def test_export_vlm_writes_what_vlm_pipeline_needs_and_it_answers(tmp_cache: Path) -> None:
     import openvino as ov
     import openvino_genai as ov_genai
 
-    folder = models.export_vlm("nbhelpers/demo-vlm", "fp16")
-    assert all((folder / name).is_file() for name in models.OV_VLM_FILES)
+    folder = export.export_vlm("nbhelpers/demo-vlm", "fp16")
+    assert all((folder / name).is_file() for name in export.OV_VLM_FILES)
     flat = json.loads((folder / "preprocessor_config.json").read_text())
     assert flat["crop_size"] == {"height": dv.IMAGE_SIZE, "width": dv.IMAGE_SIZE}
     rng = random.Random(3)
@@ -166,6 +173,7 @@ def test_cost_model_is_a_random_llava_of_its_shape(tmp_path: Path, monkeypatch: 
     assert config.text_config.num_hidden_layers == 1 and n > 0
     loaded = AutoProcessor.from_pretrained(tmp_path)
     assert loaded.image_processor.crop_size == {"height": 32, "width": 32}
+    assert loaded.tokenizer.get_vocab() == dv.load_tokenizer().get_vocab()  # the committed demo's, not retrained
     assert "random weights" in (tmp_path / "README.md").read_text()
 
 

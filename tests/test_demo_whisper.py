@@ -10,18 +10,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nbhelpers import demo_whisper as dw
+from nbhelpers.demos import whisper as dw
+from tools import train_demo_whisper as tw
 
 
 @pytest.fixture(scope="module")
 def tokenizer() -> Any:
-    return dw.build_tokenizer()
+    return tw.build_tokenizer()
 
 
 def test_tokenizer_has_whisper_special_tokens_in_whisper_order(tokenizer: Any) -> None:
     from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
-    ids = dw.token_ids(tokenizer)
+    ids = tw.token_ids(tokenizer)
     assert ids["sot"] == ids["eot"] + 1 and ids["en"] == ids["sot"] + 1  # languages follow sot, English first
     assert ids["translate"] == ids["en"] + len(LANGUAGES)
     assert [ids[k] for k in ("transcribe", "startoflm", "prev", "nospeech", "notimestamps", "t0")] == list(
@@ -32,31 +33,31 @@ def test_tokenizer_has_whisper_special_tokens_in_whisper_order(tokenizer: Any) -
 
 
 def test_generation_config_names_every_id(tokenizer: Any) -> None:
-    config = dw.generation_config(tokenizer)
-    ids = dw.token_ids(tokenizer)
+    config = tw.generation_config(tokenizer)
+    ids = tw.token_ids(tokenizer)
     assert config["decoder_start_token_id"] == ids["sot"] and config["no_timestamps_token_id"] == ids["notimestamps"]
     assert config["lang_to_id"]["<|en|>"] == ids["en"] and config["task_to_id"]["transcribe"] == ids["transcribe"]
 
 
 def test_layout_and_targets_put_timestamps_around_each_segment(tokenizer: Any) -> None:
     clip = np.ones(1600, np.float32)  # 0.1 s
-    utterance = dw.layout([[(clip, "three"), (clip, "seven")], [(clip, "one")]], [0.5, 2.0], 4.0, word_gap=0.1)
+    utterance = tw.layout([[(clip, "three"), (clip, "seven")], [(clip, "one")]], [0.5, 2.0], 4.0, word_gap=0.1)
     assert utterance.audio.shape == (64000,) and utterance.audio[8000] == 1.0 and utterance.audio[0] == 0.0
     assert utterance.segments == [(0.5, pytest.approx(0.8), "three seven"), (2.0, pytest.approx(2.1), "one")]
-    ids = dw.token_ids(tokenizer)
-    sequence = dw.target_ids(tokenizer, utterance.segments)
+    ids = tw.token_ids(tokenizer)
+    sequence = tw.target_ids(tokenizer, utterance.segments)
     assert sequence[:4] == [ids["sot"], ids["en"], ids["transcribe"], ids["t0"] + 25]
     assert sequence[-1] == ids["eot"] and sequence[-2] == ids["t0"] + 105
     assert tokenizer.decode([t for t in sequence if t < ids["eot"]]).split() == ["three", "seven", "one"]
-    plain = dw.target_ids(tokenizer, utterance.segments, timestamps=False)
+    plain = tw.target_ids(tokenizer, utterance.segments, timestamps=False)
     assert plain[:4] == [ids["sot"], ids["en"], ids["transcribe"], ids["notimestamps"]] and plain[-1] == ids["eot"]
     assert all(t < ids["eot"] for t in plain[4:-1])
     assert tokenizer.decode(plain[4:-1]).split() == ["three", "seven", "one"]
 
 
 def test_widen_keeps_every_weight_but_the_encoder_positions(tokenizer: Any) -> None:
-    short = dw.make_model(tokenizer, max_source_positions=200, seed=1)
-    long = dw.widen(short, tokenizer)
+    short = tw.make_model(tokenizer, max_source_positions=200, seed=1)
+    long = tw.widen(short, tokenizer)
     assert long.config.max_source_positions == 1500
     positions = long.model.encoder.embed_positions.weight
     short_positions = short.model.encoder.embed_positions.weight.detach()
@@ -66,26 +67,28 @@ def test_widen_keeps_every_weight_but_the_encoder_positions(tokenizer: Any) -> N
 
 
 def test_speak_without_espeak_says_it_is_only_for_rebuilding(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dw.shutil, "which", lambda name: None)
+    monkeypatch.setattr(tw.shutil, "which", lambda name: None)
     with pytest.raises(FileNotFoundError, match="only needed to rebuild"):
-        dw.speak("seven", dw.Voice("en-us", 175, 50))
+        tw.speak("seven", tw.Voice("en-us", 175, 50))
 
 
+@pytest.mark.slow
 def test_committed_model_hears_held_out_voices() -> None:
     import soundfile
     from transformers import WhisperForConditionalGeneration
 
     report = json.loads((dw.DATA / "training_report.json").read_text())
     model = WhisperForConditionalGeneration.from_pretrained(dw.DATA).float()
-    tokenizer = dw.build_tokenizer()
+    tokenizer = tw.build_tokenizer()
     clips = list(dw.iter_clips())
-    right = sum(dw.transcribe(model, tokenizer, soundfile.read(f, dtype="float32")[0])
+    right = sum(tw.transcribe(model, tokenizer, soundfile.read(f, dtype="float32")[0])
                 == " ".join(s[2] for s in segs) for f, segs in clips)
     assert len(clips) == report["heldout_clips"] == dw.HELDOUT_CLIPS
     assert right / len(clips) == pytest.approx(report["heldout_exact"], abs=0.02)
     assert right / len(clips) >= 0.85, f"{right} of {len(clips)}"  # PyTorch f32, the model's own choice of timestamps
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["f32", "bf16"])  # bf16 runs as f32 on CPUs without bf16 support
 def test_committed_model_meets_the_target_through_whisper_pipeline_with_timestamps(tmp_cache: Path,
                                                                                   precision: str) -> None:
@@ -96,9 +99,9 @@ def test_committed_model_meets_the_target_through_whisper_pipeline_with_timestam
     import openvino_genai as ov_genai
     import soundfile
 
-    from nbhelpers import models
+    from nbhelpers.export import export_speech
 
-    folder = str(models.export_speech("nbhelpers/demo-whisper"))
+    folder = str(export_speech("nbhelpers/demo-whisper"))
     pipe = ov_genai.WhisperPipeline(folder, "CPU", INFERENCE_PRECISION_HINT=precision)
     clips = list(dw.iter_clips())
     right = 0
@@ -112,9 +115,9 @@ def test_committed_model_meets_the_target_through_whisper_pipeline_with_timestam
 
 
 def test_speakers_draw_utterances_that_fit_the_window() -> None:
-    class Fake(dw.Speakers):
+    class Fake(tw.Speakers):
         def __init__(self) -> None:  # no espeak: one 0.3 s clip per digit
-            self.voices = [dw.Voice("x", 1, 1)]
+            self.voices = [tw.Voice("x", 1, 1)]
             self.clips = {self.voices[0]: [np.full(4800, i / 10, np.float32) for i in range(10)]}
 
     rng = random.Random(0)
@@ -122,6 +125,31 @@ def test_speakers_draw_utterances_that_fit_the_window() -> None:
         u = Fake().utterance(rng, 4.0, max_groups=3)
         assert u.audio.shape == (64000,) and 1 <= len(u.segments) <= 3
         assert all(0 <= s < e <= 4.0 for s, e, _ in u.segments)
+
+
+def test_committed_card_is_the_one_the_code_writes() -> None:
+    report = json.loads((dw.DATA / "training_report.json").read_text())
+    assert tw.card(report) == (dw.DATA / "README.md").read_text(encoding="utf-8")
+
+
+def test_training_batch_predicts_the_next_token_but_not_the_prompt(tokenizer: Any) -> None:
+    segments = [(0.5, 0.8, "three seven")]
+    batch = [tw.Utterance(np.zeros(16000, np.float32), segments)] * 2  # with timestamps, then without
+    inputs, labels = tw._batch(tokenizer, batch)
+    with_times, plain = (tw.target_ids(tokenizer, segments, timestamps=t) for t in (True, False))
+    assert inputs.shape == labels.shape == (2, max(len(with_times), len(plain)) - 1)
+    assert inputs[0, : len(with_times) - 1].tolist() == with_times[:-1]
+    assert labels[0].tolist()[: len(with_times) - 1] == [-100, -100, *with_times[3:]]
+    assert labels[1].tolist()[: len(plain) - 1] == [-100, -100, -100, *plain[4:]]
+    assert all(t == -100 for t in labels[1, len(plain) - 1:].tolist())  # padding is not learned
+
+
+def test_every_clip_in_a_batch_gets_noise_of_its_own() -> None:
+    utterances = [tw.Utterance(np.zeros(16000, np.float32), []) for _ in range(4)]
+    tw.add_noise(utterances, random.Random(0), np.random.default_rng(0))
+    levels = [u.audio / np.abs(u.audio).max() for u in utterances]  # the same noise at another level scales
+    assert all(0 < np.abs(u.audio).max() < 0.1 for u in utterances)
+    assert not any(np.allclose(a, b) for i, a in enumerate(levels) for b in levels[i + 1:])
 
 
 def test_committed_tokenizer_is_the_one_the_code_builds(tokenizer: Any) -> None:

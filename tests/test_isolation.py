@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 
 from nbhelpers import isolation
-from nbhelpers.isolation import ChildOutcome, compile_in_child, first_that_compiles, fp16_weight_model, run_python
+from nbhelpers.isolation import (
+    ChildOutcome,
+    compile_in_child,
+    first_that_compiles,
+    fp16_weight_model,
+    run_isolated,
+    run_python,
+)
 
 
 def test_a_child_killed_by_a_signal_is_reported_and_the_parent_goes_on() -> None:
@@ -43,3 +50,15 @@ def test_first_that_compiles_falls_back_to_the_workaround(monkeypatch: pytest.Mo
     config, outcomes = first_that_compiles("m.xml", "CPU", [wanted, workaround])
     assert config == workaround and [o.signal_name for o in outcomes] == ["SIGFPE", None]
     assert first_that_compiles("m.xml", "CPU", [wanted]) == (None, [outcomes[0]])
+
+
+def test_run_isolated_returns_last_json_line() -> None:
+    script = "import json, sys; print('noise'); print(json.dumps({'args': sys.argv[1:]}))"
+    assert run_isolated(script, 1, "x") == {"args": ["1", "x"]}
+
+
+def test_run_isolated_reports_failures() -> None:
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        run_isolated("1/0")
+    with pytest.raises(RuntimeError, match="exit 0"):
+        run_isolated("print('no json')")

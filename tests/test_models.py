@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from nbhelpers import models
+from nbhelpers import export, models
 from nbhelpers.errors import OfflineError, UnknownModelError
 
 
@@ -64,13 +64,13 @@ def test_paths_live_in_the_cache(tmp_cache: Path) -> None:
     assert models.snapshot_dir("nbhelpers/demo-llm-padded") == tmp_cache / "hf" / f"nbhelpers--demo-llm-padded{r}"
     assert models.snapshot_dir("nbhelpers/demo-llm-100m") == tmp_cache / "hf" / f"nbhelpers--demo-llm-100m{r}"
     digest = models.slug("nbhelpers/demo-llm").rsplit("-", 1)[1]  # committed: a digest of its weights
-    assert models.ov_dir("nbhelpers/demo-llm", "int4") == tmp_cache / "ov" / f"nbhelpers--demo-llm-{digest}" / "int4"
+    assert export.ov_dir("nbhelpers/demo-llm", "int4") == tmp_cache / "ov" / f"nbhelpers--demo-llm-{digest}" / "int4"
 
 
 def test_export_command_uses_this_interpreter(tmp_path: Path) -> None:
     import sys
 
-    cmd = models.export_command("m", tmp_path, "int8", "--disable-stateful")
+    cmd = export.export_command("m", tmp_path, "int8", "--disable-stateful")
     assert cmd[:3] == [sys.executable, "-m", "optimum.commands.optimum_cli"]
     assert cmd[-2:] == ["--disable-stateful", str(tmp_path)]
     assert cmd[cmd.index("--weight-format") + 1] == "int8"
@@ -80,11 +80,19 @@ def test_model_source_uses_the_committed_family_and_builds_the_cost_model_once(
         tmp_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import json
 
-    from nbhelpers import demo_llm
+    from nbhelpers import demos
     from nbhelpers.cache import is_complete
+    from nbhelpers.demos import llm as demo_llm
 
     monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
-    monkeypatch.setattr(demo_llm, "COST_SHAPE", demo_llm.LlamaShape(128, 256, 1, 2, 1))
+    calls = []
+
+    def small_cost_model(out: Path) -> None:  # the real entry builds 100 M parameters: same code, smaller shape
+        calls.append(out)
+        small = demo_llm.LlamaShape(128, 256, 1, 2, 1)
+        demo_llm.build_cost_model(out, demos.committed_dir("nbhelpers/demo-llm"), small)
+
+    monkeypatch.setitem(demos.DEMOS, "nbhelpers/demo-llm-100m", demos.Demo(build=small_cost_model))
     cost = Path(models.model_source("nbhelpers/demo-llm-100m"))
     target = Path(models.model_source("nbhelpers/demo-llm"))
     draft = Path(models.model_source("nbhelpers/demo-llm-draft"))
@@ -93,15 +101,14 @@ def test_model_source_uses_the_committed_family_and_builds_the_cost_model_once(
     assert config["hidden_size"] == 128
     assert (cost / "tokenizer.json").read_text() == (target / "tokenizer.json").read_text()
     assert (draft / "tokenizer.json").read_text() == (target / "tokenizer.json").read_text()
-    monkeypatch.setattr(demo_llm, "build_cost_model", lambda *a, **k: pytest.fail("rebuilt a cached demo model"))
-    assert models.model_source("nbhelpers/demo-llm-100m") == str(cost)
+    assert models.model_source("nbhelpers/demo-llm-100m") == str(cost) and len(calls) == 1, "built once, then cached"
 
 
 def test_export_llm_names_variants_checks_files_and_caches(tmp_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess
 
-    from nbhelpers.cache import OV_LLM_FILES
     from nbhelpers.errors import ModelNotReadyError
+    from nbhelpers.export import OV_LLM_FILES
 
     calls: list[list[str]] = []
 
@@ -114,13 +121,13 @@ def test_export_llm_names_variants_checks_files_and_caches(tmp_cache: Path, monk
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(subprocess, "run", fake_cli)
     with pytest.raises(ModelNotReadyError, match="did not produce openvino_model.bin"):
-        models.export_llm("HuggingFaceTB/SmolLM2-135M-Instruct", "int8", "--disable-stateful")
-    out = models.export_llm("HuggingFaceTB/SmolLM2-135M-Instruct", "int8", "--disable-stateful")
+        export.export_llm("HuggingFaceTB/SmolLM2-135M-Instruct", "int8", "--disable-stateful")
+    out = export.export_llm("HuggingFaceTB/SmolLM2-135M-Instruct", "int8", "--disable-stateful")
     assert out == tmp_cache / "ov" / "HuggingFaceTB--SmolLM2-135M-Instruct" / "int8-disable-stateful"
     assert "--disable-stateful" in calls[-1] and len(calls) == 2
-    models.export_llm("HuggingFaceTB/SmolLM2-135M-Instruct", "int8", "--disable-stateful")
+    export.export_llm("HuggingFaceTB/SmolLM2-135M-Instruct", "int8", "--disable-stateful")
     assert len(calls) == 2
-    models.export_llm("HuggingFaceTB/SmolLM2-135M-Instruct", "int8", "--disable-stateful", force=True)
+    export.export_llm("HuggingFaceTB/SmolLM2-135M-Instruct", "int8", "--disable-stateful", force=True)
     assert len(calls) == 3
 
 
@@ -131,16 +138,16 @@ def test_copy_companion_files_leaves_the_model_and_marker(tmp_path: Path) -> Non
              ".nbhelpers-complete.json"]
     for name in names:
         (src / name).write_text(name)
-    assert models.copy_companion_files(src, dst) == ["config.json", "openvino_tokenizer.xml"]
+    assert export.copy_companion_files(src, dst) == ["config.json", "openvino_tokenizer.xml"]
     assert sorted(p.name for p in dst.iterdir()) == ["config.json", "openvino_tokenizer.xml"]
 
 
 def test_download_ir_refuses_offline_and_unknown(tmp_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(UnknownModelError, match="not a known OpenVINO IR repository"):
-        models.download_ir("nbhelpers/demo-llm")
+        export.download_ir("nbhelpers/demo-llm")
     monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
     with pytest.raises(OfflineError, match="has not been downloaded and offline mode is on"):
-        models.llm_dir("OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov")
+        export.llm_dir("OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov")
 
 
 def test_download_ir_uses_the_hub_snapshot(tmp_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,16 +160,25 @@ def test_download_ir_uses_the_hub_snapshot(tmp_cache: Path, monkeypatch: pytest.
     monkeypatch.delenv("NBHELPERS_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
-    out = models.llm_dir("OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov")
+    out = export.llm_dir("OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov")
     assert out == tmp_cache / "ov" / "OpenVINO--Phi-3-mini-FastDraft-50M-int8-ov" / "hub"
     assert (out / "openvino_model.bin").read_text() == "OpenVINO/Phi-3-mini-FastDraft-50M-int8-ov"
 
 
-def test_pairs_share_a_family_and_default_follows_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_demo_pair_shares_one_tokenizer_and_default_follows_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from transformers import AutoTokenizer
+
+    from nbhelpers import demos
+
     monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
     assert models.SPECULATIVE_PAIRS[models.default_pair()] == ("nbhelpers/demo-llm-padded", "nbhelpers/demo-llm-draft")
-    for target, draft in models.SPECULATIVE_PAIRS.values():
-        assert target.split("/")[0] == draft.split("/")[0]
+    # The padded target keeps the trained target's tokenizer (pad_for_cost copies it); the hub pairs cannot be
+    # loaded offline, so only the demo pair is compared here: same vocabulary, same special ids.
+    target, draft = (AutoTokenizer.from_pretrained(demos.committed_dir(name))
+                     for name in ("nbhelpers/demo-llm", "nbhelpers/demo-llm-draft"))
+    assert target.get_vocab() == draft.get_vocab()
+    assert (target.bos_token_id, target.eos_token_id, target.pad_token_id) == (draft.bos_token_id, draft.eos_token_id,
+                                                                               draft.pad_token_id)
 
 
 def test_hub_loras_are_fetched_once_and_refused_offline_when_missing(

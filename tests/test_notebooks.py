@@ -1,4 +1,4 @@
-"""Every notebook is committed clean and follows the structure in ../shared/GUIDE.md.
+"""Every notebook is committed clean and follows one structure (described in the README, "The notebooks").
 
 (nbval executes the notebooks themselves; this file checks their shape.)
 """

@@ -12,8 +12,11 @@ import sys
 import textwrap
 from pathlib import Path
 
-from nbhelpers import models
-from nbhelpers.cache import OV_LLM_FILES, is_complete
+import pytest
+
+from nbhelpers import export
+from nbhelpers.cache import is_complete
+from nbhelpers.export import OV_LLM_FILES
 
 GUARD = """
 import socket, os
@@ -33,7 +36,8 @@ from nbhelpers import models, settings, telemetry
 assert settings.is_offline() and telemetry.status() == "opted out"
 name = models.default_model("llm")
 assert name == "nbhelpers/demo-llm", name
-ov_dir = models.export_llm(name)
+from nbhelpers import export
+ov_dir = export.export_llm(name)
 import openvino_genai
 pipe = openvino_genai.LLMPipeline(str(ov_dir), "CPU")
 out = pipe.generate("What is the capital of France?", max_new_tokens=4, do_sample=False)
@@ -41,6 +45,7 @@ print("OUT", repr(out))
 """
 
 
+@pytest.mark.slow
 def test_offline_build_export_generate_without_network(tmp_path: Path, tmp_cache: Path, tmp_home: Path) -> None:
     guard_dir = tmp_path / "guard"
     guard_dir.mkdir()
@@ -53,6 +58,6 @@ def test_offline_build_export_generate_without_network(tmp_path: Path, tmp_cache
     assert result.returncode == 0, result.stderr[-3000:]
     assert "OUT '" in result.stdout
     assert not log.exists(), f"network was attempted: {log.read_text()}"
-    ov_dir = models.ov_dir("nbhelpers/demo-llm")
+    ov_dir = export.ov_dir("nbhelpers/demo-llm")
     assert is_complete(ov_dir) and all((ov_dir / f).is_file() for f in OV_LLM_FILES)
     assert not list(ov_dir.parent.glob(".*partial*"))

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from nbhelpers.corpus import Conversation
+from nbhelpers.demos.corpus import Conversation
 from nbhelpers.quality import answer_log_probs, encode_conversation, kl_divergence, perplexity
 
 VOCAB = 5
@@ -65,7 +65,8 @@ def demo_variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]
     import nncf
     import openvino as ov
 
-    from nbhelpers.models import copy_companion_files, export_command, model_source
+    from nbhelpers.export import copy_companion_files, export_command
+    from nbhelpers.models import model_source
 
     root = tmp_path_factory.mktemp("quality")
     fp16 = root / "fp16"
@@ -81,6 +82,7 @@ def demo_variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]
     return folders
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["f32", "bf16"])  # bf16 runs as f32 on CPUs without bf16 support
 def test_int4_moves_the_demo_predictions_much_more_than_int8(demo_variants: dict, precision: str) -> None:
     """02's Check at either compute precision: KL(int4 g128) >= 10 x KL(int8) > 0 on the held-out stories.
@@ -90,7 +92,7 @@ def test_int4_moves_the_demo_predictions_much_more_than_int8(demo_variants: dict
     import openvino as ov
     import openvino_genai as ov_genai
 
-    from nbhelpers.corpus import chat_corpus
+    from nbhelpers.demos.corpus import chat_corpus
 
     heldout = chat_corpus("heldout", stories_per_pair=12)
     tokenizer = ov_genai.Tokenizer(demo_variants["fp16"])

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from nbhelpers.cache import OV_LLM_FILES, build_once
-from nbhelpers.demo_llm import LlamaShape
+from nbhelpers.cache import build_once
+from nbhelpers.demos.llm import LlamaShape
 
 # Sizes of the random-weight Llama models (vocabulary 32 000, untied embeddings).
 SIZES: dict[str, LlamaShape] = {
@@ -48,17 +48,18 @@ class Engine(Protocol):
 def build_model(size: str, folder: Path) -> Path:
     """Save a random-weight Llama of `size` (one of SIZES) as a hub snapshot in `folder` (cached); return it.
 
-    The tokenizer is the demo byte-level BPE (its vocabulary is smaller than the model's: prompts are
-    token ids, so it only has to exist for the exporters).
+    The tokenizer is the committed demo LLM's byte-level BPE (its vocabulary is smaller than the model's: prompts
+    are token ids, so it only has to exist for the exporters).
     """
 
     def build(tmp: Path) -> None:
         import torch
+        from transformers import AutoTokenizer
 
-        from nbhelpers.corpus import chat_corpus
-        from nbhelpers.demo_llm import build_tokenizer, make_llama
+        from nbhelpers.demos import committed_dir
+        from nbhelpers.demos.llm import make_llama
 
-        tokenizer = build_tokenizer(chat_corpus("train"))
+        tokenizer = AutoTokenizer.from_pretrained(committed_dir("nbhelpers/demo-llm"))
         model = make_llama(SIZES[size], VOCAB, EOS_ID, seed=0)
         model.generation_config.do_sample = False
         model.to(dtype=torch.bfloat16).save_pretrained(tmp)
@@ -70,7 +71,7 @@ def build_model(size: str, folder: Path) -> Path:
 def export_openvino(source: Path, out: Path, weight_format: str, *extra: str) -> Path:
     """Export `source` with optimum-cli (`fp32`, `fp16`, `int8` or `int4` weights), cached; return the folder."""
 
-    from nbhelpers.models import export_command
+    from nbhelpers.export import OV_LLM_FILES, export_command
 
     def export(tmp: Path) -> None:
         subprocess.run(export_command(str(source), tmp, weight_format, *extra), check=True, stdout=subprocess.DEVNULL)

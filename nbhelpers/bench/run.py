@@ -86,7 +86,7 @@ def _load_engines(size: str, config: BenchConfig, machine: dict[str, Any], notes
     return loaded
 
 
-def _decode_records(size: str, loaded: list[eng.Engine], config: BenchConfig, bandwidth_gbs: float,
+def _decode_records(size: str, loaded: list[eng.Engine], config: BenchConfig,
                     log: Callable[[str], None]) -> list[dict[str, Any]]:
     rng = np.random.default_rng(0)
     runs = config.warmup + config.repeats
@@ -120,7 +120,6 @@ def _decode_records(size: str, loaded: list[eng.Engine], config: BenchConfig, ba
             "weight_bytes": e.weight_bytes, "tokens_per_s": median_tps, "tokens_per_s_low": min(tps),
             "tokens_per_s_high": max(tps), "ttft_ms": statistics.median(s.ttft_ms for s, _ in timings),
             "ttft_long_ms": statistics.median(long.ttft_ms for _, long in timings),
-            "roofline_fraction": e.weight_bytes * median_tps / (bandwidth_gbs * 1e9),
         })
     reference = next((r["tokens_per_s"] for r in records if (r["engine"], r["precision"]) == ("pytorch", "fp32")), None)
     for r in records:
@@ -141,8 +140,8 @@ def _extras(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
     if config.quick:  # the tiny model drafts for itself: exercises the code, not the speed-up
         target, draft, name, prompts = fp16, fp16, f"{size} model drafting for itself", ["Hello", "Tell me a story"]
     else:
-        from nbhelpers.corpus import chat_corpus
-        from nbhelpers.models import llm_dir
+        from nbhelpers.demos.corpus import chat_corpus
+        from nbhelpers.export import llm_dir
 
         target, draft = llm_dir("nbhelpers/demo-llm-padded"), llm_dir("nbhelpers/demo-llm-draft")
         name = "demo target padded to ~100 M + demo draft (notebook 03)"
@@ -192,7 +191,8 @@ def run_bench(config: BenchConfig, command: str = "python -m nbhelpers.bench",
     }
     for size in config.sizes:
         loaded = _load_engines(size, config, machine, results["notes"], log)
-        results["decode"] += _decode_records(size, loaded, config, sample_bandwidth(), log)
+        sample_bandwidth()
+        results["decode"] += _decode_records(size, loaded, config, log)
         del loaded
     bandwidth_gbs = sample_bandwidth()
     for record in results["decode"]:  # against the best bandwidth seen in the whole run

@@ -1,13 +1,15 @@
-"""Offline demo speech recogniser: a tiny `WhisperForConditionalGeneration` that hears spoken digits.
+"""Train the demo speech recogniser `nbhelpers/demo-whisper` (committed in nbhelpers/demos/data/demo-whisper).
 
-The model, its tokenizer (Whisper's special, language and timestamp tokens in Whisper's order), its
-feature extractor and generation config are built here and trained on digit words synthesised with
-espeak-ng over many voices, speeds and pitches. Training needs espeak-ng and takes about 40 minutes on
-two cores, so it is done once and the result, a few MB, is committed with 100 held-out clips in voices the
-model never heard. The committed model came from `python -m nbhelpers.demo_whisper --out
-nbhelpers/data/demo-whisper` with the defaults (seed 0, 4800 steps on 4 s windows, then 600 in the 30 s layout).
-`nbhelpers.models` uses the committed folder as the model's snapshot; its exports are cached under a
-digest of the weights, so a retrained model gets fresh exports.
+It builds the tokenizer (Whisper's special, language and timestamp tokens in Whisper's order), the generation
+config and a tiny `WhisperForConditionalGeneration`, and trains it from scratch on digit words synthesised with
+espeak-ng over many voices, speeds and pitches: first on 4-second windows, then in Whisper's 30-second layout. It
+saves a hub snapshot with held-out clips in voices the model never heard, and the model's exact match on them.
+
+    python -m tools.train_demo_whisper --out nbhelpers/demos/data/demo-whisper
+
+The defaults (seed 0, 4800 steps on 4 s windows, then 600 in the 30 s layout) take about 40 minutes on two cores
+and need espeak-ng. Results depend on the CPU, so a retrained model is a different model: its accuracy is in the
+`training_report.json` and `README.md` written next to it.
 """
 
 from __future__ import annotations
@@ -19,25 +21,24 @@ import random
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nbhelpers.demos.whisper import DIGITS, HELDOUT_CLIPS, SAMPLE_RATE, TIME_STEP
+from tools.training import model_card, pad_examples
+
 if TYPE_CHECKING:
+    import torch
     from transformers import WhisperForConditionalGeneration, WhisperTokenizer
 
-SAMPLE_RATE = 16000
-DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 SPECIALS = ("<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nospeech|>", "<|notimestamps|>")
-TIME_STEP = 0.02  # seconds per timestamp token, as in Whisper
-DATA = Path(__file__).parent / "data" / "demo-whisper"  # the committed model and clips
 # espeak-ng voices: the model trains on the first group and is tested on voices it never heard.
 TRAIN_VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
 HELDOUT_VOICES = ("en-029", "en-us-nyc")
-HELDOUT_CLIPS = 100  # one clip is 1 %: on 24 clips, one model measured 88 % that 100 measured 80 %
 VARIANTS = ("", "+m1", "+m2", "+m3", "+m4", "+m5", "+m6", "+m7", "+f1", "+f2", "+f3", "+f4")
 
 
@@ -51,6 +52,14 @@ class Voice:
 
     def args(self) -> list[str]:
         return ["-v", self.name, "-s", str(self.speed), "-p", str(self.pitch)]
+
+
+def voices(names: Sequence[str], variants: Sequence[str], speeds: Sequence[int], pitches: Sequence[int]) -> list[Voice]:
+    """Return every combination of voice name + variant, speed and pitch."""
+    return [Voice(n + v, s, p) for n in names for v in variants for s in speeds for p in pitches]
+
+
+# ---------------------------------------------------------------- tokenizer, generation config, model
 
 
 def build_tokenizer() -> WhisperTokenizer:
@@ -87,12 +96,18 @@ def build_tokenizer() -> WhisperTokenizer:
 
 def token_ids(tokenizer: WhisperTokenizer) -> dict[str, int]:
     """Return the ids the generation config and the training targets need."""
-    ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in (
+    return {name: tokenizer.convert_tokens_to_ids(token) for name, token in (
         ("eot", "<|endoftext|>"), ("sot", "<|startoftranscript|>"), ("en", "<|en|>"),
         ("translate", "<|translate|>"), ("transcribe", "<|transcribe|>"), ("startoflm", "<|startoflm|>"),
         ("prev", "<|startofprev|>"), ("nospeech", "<|nospeech|>"), ("notimestamps", "<|notimestamps|>"),
         ("t0", "<|0.00|>"))}
-    return ids
+
+
+def byte_space() -> str:
+    """Return the byte-level token of a space ('Ġ')."""
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    return bytes_to_unicode()[ord(" ")]
 
 
 def generation_config(tokenizer: WhisperTokenizer) -> dict[str, Any]:
@@ -111,13 +126,6 @@ def generation_config(tokenizer: WhisperTokenizer) -> dict[str, Any]:
                             ids["nospeech"]],
         "return_timestamps": False,
     }
-
-
-def byte_space() -> str:
-    """Return the byte-level token of a space ('Ġ')."""
-    from transformers.convert_slow_tokenizer import bytes_to_unicode
-
-    return bytes_to_unicode()[ord(" ")]
 
 
 def make_model(tokenizer: WhisperTokenizer, max_source_positions: int = 1500,
@@ -146,7 +154,7 @@ def _espeak(text: str, voice: Voice, ssml: bool = False) -> np.ndarray:
 
     if shutil.which("espeak-ng") is None:
         raise FileNotFoundError("espeak-ng is not installed (apt-get install espeak-ng); it is only needed to "
-                                "rebuild the demo Whisper, which is committed in nbhelpers/data/demo-whisper")
+                                "rebuild the demo Whisper, which is committed in nbhelpers/demos/data/demo-whisper")
     args = ["espeak-ng", *voice.args(), *(["-m"] if ssml else []), "--stdout", text]
     wav = subprocess.run(args, capture_output=True, check=True).stdout
     audio, rate = soundfile.read(io.BytesIO(wav), dtype="float32")
@@ -259,57 +267,58 @@ class Speakers:
         return layout(groups[: len(starts)], starts, length_s)
 
 
-def voices(names: Sequence[str], variants: Sequence[str], speeds: Sequence[int], pitches: Sequence[int]) -> list[Voice]:
-    """Return every combination of voice name + variant, speed and pitch."""
-    return [Voice(n + v, s, p) for n in names for v in variants for s in speeds for p in pitches]
-
-
 # ---------------------------------------------------------------- training
 
 
-def _features(extractor: Any, audios: list[np.ndarray]) -> Any:
+def _features(extractor: Any, audios: list[np.ndarray]) -> torch.Tensor:
     import torch
 
     return torch.tensor(np.stack([extractor(a, sampling_rate=SAMPLE_RATE).input_features[0] for a in audios]))
 
 
-def _batch(tokenizer: WhisperTokenizer, utterances: list[Utterance]) -> tuple[Any, Any]:
-    import torch
-
-    # Half the examples with timestamps, half without (the prompt then ends with <|notimestamps|>), as
-    # Whisper was trained: WhisperPipeline asks for either.
-    sequences = [target_ids(tokenizer, u.segments, timestamps=i % 2 == 0) for i, u in enumerate(utterances)]
-    width = max(map(len, sequences)) - 1
-    eot = token_ids(tokenizer)["eot"]
-    inputs = torch.full((len(sequences), width), eot)
-    labels = torch.full((len(sequences), width), -100)
-    for i, seq in enumerate(sequences):
-        inputs[i, : len(seq) - 1] = torch.tensor(seq[:-1])
-        labels[i, : len(seq) - 1] = torch.tensor(seq[1:])
-        labels[i, :2] = -100  # the language and task tokens are given, not predicted
-        if seq[3] == token_ids(tokenizer)["notimestamps"]:
-            labels[i, 2] = -100  # so is <|notimestamps|>
+def _batch(tokenizer: WhisperTokenizer, utterances: list[Utterance]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (decoder inputs, labels) for `utterances`: the target sequence shifted by one, padded with eot."""
+    ids = token_ids(tokenizer)
+    examples = []
+    for i, u in enumerate(utterances):
+        # Half the examples with timestamps, half without (the prompt then ends with <|notimestamps|>), as
+        # Whisper was trained: WhisperPipeline asks for either.
+        seq = target_ids(tokenizer, u.segments, timestamps=i % 2 == 0)
+        given = 3 if seq[3] == ids["notimestamps"] else 2  # the language, task and notimestamps tokens are prompt
+        examples.append((seq[:-1], [-100] * given + seq[1 + given:]))
+    inputs, labels, _ = pad_examples(examples, ids["eot"])
     return inputs, labels
+
+
+def add_noise(utterances: Sequence[Utterance], rng: random.Random, noise: np.random.Generator) -> None:
+    """Add white noise of a random level up to 0.01 to each utterance: the voices are clean, microphones are not.
+
+    `noise` is one generator for the whole run, so every clip gets noise of its own.
+    """
+    for u in utterances:
+        u.audio += rng.uniform(0, 0.01) * noise.standard_normal(len(u.audio)).astype(np.float32)
 
 
 def train(model: WhisperForConditionalGeneration, tokenizer: WhisperTokenizer, speakers: Speakers, steps: int,
           window_s: float, max_groups: int, batch_size: int, lr: float, seed: int,
           progress: Callable[[int, float], None] | None = None) -> float:
-    """Train `model` on random utterances in `window_s`-second windows; return the final smoothed loss."""
+    """Train `model` on random utterances in `window_s`-second windows; return the final smoothed loss.
+
+    The learning rate follows PyTorch's one-cycle schedule with peak `lr`; `seed` draws the utterances and their noise.
+    """
     import torch
     from transformers import WhisperFeatureExtractor
 
     extractor = WhisperFeatureExtractor(feature_size=80, chunk_length=int(window_s))
     rng = random.Random(seed)
+    noise = np.random.default_rng(seed)  # seeded once: a generator seeded per clip repeats the same noise
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
     model.train()
     smooth = float("nan")
     for step in range(steps):
         utterances = [speakers.utterance(rng, window_s, max_groups) for _ in range(batch_size)]
-        for u in utterances:  # a little noise: the voices are clean, microphones are not
-            noise = np.random.default_rng(step).standard_normal(len(u.audio)).astype(np.float32)
-            u.audio += rng.uniform(0, 0.01) * noise
+        add_noise(utterances, rng, noise)
         inputs, labels = _batch(tokenizer, utterances)
         loss = model(input_features=_features(extractor, [u.audio for u in utterances]),
                      decoder_input_ids=inputs, labels=labels).loss
@@ -338,6 +347,56 @@ def widen(short: WhisperForConditionalGeneration, tokenizer: WhisperTokenizer) -
     return model
 
 
+# ---------------------------------------------------------------- evaluation
+
+
+def transcribe(model: WhisperForConditionalGeneration, tokenizer: WhisperTokenizer, audio: np.ndarray) -> str:
+    """Return the greedy transcript of 16 kHz `audio` (up to 30 s) by the PyTorch model, words joined by spaces."""
+    import torch
+    from transformers import WhisperFeatureExtractor
+
+    features = _features(WhisperFeatureExtractor(feature_size=80), [audio]).to(model.dtype)
+    ids = token_ids(tokenizer)
+    prompt = torch.tensor([[ids["sot"], ids["en"], ids["transcribe"]]])
+    with torch.no_grad():
+        out = _greedy(model, features, prompt, ids["eot"])
+    text = tokenizer.decode([t for t in out if t < ids["eot"]])
+    return " ".join(text.split())
+
+
+def _greedy(model: Any, features: torch.Tensor, prompt: torch.Tensor, eot: int, max_new_tokens: int = 64
+            ) -> list[int]:
+    import torch
+
+    encoded = model.model.encoder(features).last_hidden_state
+    tokens = prompt
+    for _ in range(max_new_tokens):
+        logits = model(encoder_outputs=(encoded,), decoder_input_ids=tokens).logits[0, -1]
+        token = int(logits.argmax())
+        tokens = torch.cat([tokens, torch.tensor([[token]])], dim=1)
+        if token == eot:
+            break
+    return tokens[0, prompt.shape[1]:].tolist()
+
+
+# ---------------------------------------------------------------- the snapshot
+
+
+def card(report: dict[str, Any]) -> str:
+    """Return the model card (README.md) for a training report."""
+    body = """A tiny `WhisperForConditionalGeneration` ({parameters:,} parameters: d_model 128, 2 encoder and 2 decoder
+layers) that recognises English digit words ("zero" ... "nine") with Whisper's timestamps, for the offline
+lessons of nbhelpers. Trained from scratch on digits synthesised with espeak-ng ({train_voices} voice/speed/pitch
+combinations), {short_steps} steps on 4-second windows, then {long_steps} steps in Whisper's 30-second layout
+(`python -m tools.train_demo_whisper --out X`; runs in the 30 s layout: {long_runs}); {minutes:.0f} minutes on
+two CPU cores, seed {seed}. Tested on voices it never heard ({heldout}): exact match {heldout_exact:.0%} on
+{heldout_clips} held-out clips (PyTorch f32, greedy).""".format(
+        **report, minutes=report["seconds"] / 60)
+    if report.get("note"):  # what the report's numbers do not say about how these weights were made
+        body += "\n\n" + report["note"]
+    return model_card("nbhelpers/demo-whisper", body, tags=("whisper",), pipeline_tag="automatic-speech-recognition")
+
+
 def save_snapshot(model: WhisperForConditionalGeneration, tokenizer: WhisperTokenizer, out: Path,
                   report: dict[str, Any]) -> None:
     """Save model (fp16 safetensors), tokenizer, feature extractor, generation config and card as a hub snapshot."""
@@ -350,24 +409,7 @@ def save_snapshot(model: WhisperForConditionalGeneration, tokenizer: WhisperToke
     WhisperFeatureExtractor(feature_size=80).save_pretrained(out)
     (out / "generation_config.json").write_text(json.dumps(generation_config(tokenizer), indent=2) + "\n")
     (out / "training_report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "README.md").write_text(CARD.format(**report, minutes=report["seconds"] / 60), encoding="utf-8")
-
-
-CARD = """---
-license: apache-2.0
-library_name: transformers
-tags: [nbhelpers-demo, offline, automatic-speech-recognition]
----
-# nbhelpers/demo-whisper
-
-A tiny `WhisperForConditionalGeneration` ({parameters:,} parameters: d_model 128, 2 encoder and 2 decoder
-layers) that recognises English digit words ("zero" ... "nine") with Whisper's timestamps, built by
-`nbhelpers.demo_whisper` for offline lessons. Trained from scratch on digits synthesised with espeak-ng
-({train_voices} voice/speed/pitch combinations), {short_steps} steps on 4-second windows, then {long_steps}
-steps in Whisper's 30-second layout (`python -m nbhelpers.demo_whisper --out X`; runs in the 30 s layout:
-{long_runs}); {minutes:.0f} minutes on two CPU cores, seed {seed}. Tested on voices it never heard ({heldout}):
-exact match {heldout_exact:.0%} on {heldout_clips} held-out clips (PyTorch f32, greedy).
-"""
+    (out / "README.md").write_text(card(report), encoding="utf-8")
 
 
 def build(out: Path, seed: int = 0, short_steps: int = 4800, long_steps: int = 600, log: Callable[[str], None] = print,
@@ -428,46 +470,13 @@ def build(out: Path, seed: int = 0, short_steps: int = 4800, long_steps: int = 6
     return report
 
 
-def transcribe(model: WhisperForConditionalGeneration, tokenizer: WhisperTokenizer, audio: np.ndarray) -> str:
-    """Return the greedy transcript of 16 kHz `audio` (up to 30 s) by the PyTorch model, words joined by spaces."""
-    import torch
-    from transformers import WhisperFeatureExtractor
-
-    features = _features(WhisperFeatureExtractor(feature_size=80), [audio]).to(model.dtype)
-    ids = token_ids(tokenizer)
-    prompt = torch.tensor([[ids["sot"], ids["en"], ids["transcribe"]]])
-    with torch.no_grad():
-        out = _greedy(model, features, prompt, ids["eot"])
-    text = tokenizer.decode([t for t in out if t < ids["eot"]])
-    return " ".join(text.split())
-
-
-def _greedy(model: Any, features: Any, prompt: Any, eot: int, max_new_tokens: int = 64) -> list[int]:
-    import torch
-
-    encoded = model.model.encoder(features).last_hidden_state
-    tokens = prompt
-    for _ in range(max_new_tokens):
-        logits = model(encoder_outputs=(encoded,), decoder_input_ids=tokens).logits[0, -1]
-        token = int(logits.argmax())
-        tokens = torch.cat([tokens, torch.tensor([[token]])], dim=1)
-        if token == eot:
-            break
-    return tokens[0, prompt.shape[1]:].tolist()
-
-
-def iter_clips(folder: Path = DATA / "clips") -> Iterator[tuple[Path, list[tuple[float, float, str]]]]:
-    """Yield (clip file, its segments) for the committed held-out clips."""
-    for entry in json.loads((folder / "manifest.json").read_text()):
-        yield folder / entry["file"], [tuple(s) for s in entry["segments"]]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Rebuild the committed demo Whisper: `python -m nbhelpers.demo_whisper --out FOLDER [--seed N]`."""
+    """Train the demo Whisper and save it: `python -m tools.train_demo_whisper --out FOLDER [--seed N]`."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m nbhelpers.demo_whisper", description=main.__doc__)
-    parser.add_argument("--out", type=Path, default=DATA)
+    parser = argparse.ArgumentParser(prog="python -m tools.train_demo_whisper", description=main.__doc__)
+    parser.add_argument("--out", type=Path, required=True,
+                        help="the snapshot folder (the committed one: nbhelpers/demos/data/demo-whisper)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--short-steps", type=int, default=4800)
     parser.add_argument("--long-steps", type=int, default=600)

@@ -79,7 +79,7 @@ tags: [nbhelpers-demo, offline, text-to-image]
 # nbhelpers/demo-sd
 
 A tiny Stable-Diffusion-1.5-architecture pipeline (CLIP text encoder, UNet2DConditionModel, AutoencoderKL,
-Euler scheduler) with random weights, built on this machine by `nbhelpers.demo_sd` for offline lessons.
+Euler scheduler) with random weights, built on this machine by `nbhelpers.demos.sd` for offline lessons.
 Images are structured noise: use it to check code paths, compare engines and measure overheads, not to
 judge pictures. {image_size} x {image_size} pixels.
 """

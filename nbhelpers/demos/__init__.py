@@ -1,0 +1,85 @@
+"""The offline demo models: what each is, and how to get it (committed folder, or a random-weight build)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def model_card(title: str, body: str, tags: Sequence[str] = (), pipeline_tag: str | None = None) -> str:
+    """Return a hub model card: YAML front matter (license, library, tags) and a title with `body`."""
+    lines = ["---", "license: apache-2.0", "library_name: transformers"]
+    if pipeline_tag:
+        lines.append(f"pipeline_tag: {pipeline_tag}")
+    lines.append(f"tags: [{', '.join(['nbhelpers-demo', 'offline', *tags])}]")
+    return "\n".join([*lines, "---", f"# {title}", "", body.strip(), ""])
+
+
+DATA = Path(__file__).parent / "data"  # the committed demos
+
+
+@dataclass(frozen=True)
+class Demo:
+    """How to get one demo model: a folder under `DATA` (trained once and committed) or a build on first use.
+
+    `build(folder)` writes a hub snapshot into an empty folder (random weights: seconds, deterministic).
+    `required` names the files a complete snapshot holds.
+    """
+
+    committed: str | None = None
+    build: Callable[[Path], object] | None = None
+    required: tuple[str, ...] = ("config.json", "model.safetensors")
+
+
+def _padded_target(out: Path) -> None:
+    from nbhelpers.demos import llm
+
+    llm.pad_for_cost(committed_dir("nbhelpers/demo-llm"), out)
+
+
+def _llm_cost(out: Path) -> None:
+    from nbhelpers.demos import llm
+
+    llm.build_cost_model(out, committed_dir("nbhelpers/demo-llm"))
+
+
+def _sd(out: Path) -> None:
+    from nbhelpers.demos import sd
+
+    sd.save_pipeline(out)
+
+
+def _vlm_cost(out: Path) -> None:
+    from nbhelpers.demos import vlm
+
+    vlm.build_cost_model(out)
+
+
+COMMITTED_FILES = ("config.json", "model.safetensors", "generation_config.json")
+DEMOS: dict[str, Demo] = {
+    "nbhelpers/demo-llm": Demo(committed="demo-llm/target", required=COMMITTED_FILES),
+    "nbhelpers/demo-llm-draft": Demo(committed="demo-llm/draft", required=COMMITTED_FILES),
+    "nbhelpers/demo-whisper": Demo(committed="demo-whisper", required=COMMITTED_FILES),
+    "nbhelpers/demo-vlm": Demo(committed="demo-vlm", required=COMMITTED_FILES),
+    "nbhelpers/demo-llm-padded": Demo(build=_padded_target),
+    "nbhelpers/demo-llm-100m": Demo(build=_llm_cost),
+    "nbhelpers/demo-sd": Demo(build=_sd, required=("model_index.json",)),
+    "nbhelpers/demo-vlm-cost": Demo(build=_vlm_cost),
+}
+
+
+def committed_dir(name: str) -> Path:
+    """Return the folder of a committed demo model. Raises KeyError for a name that is not committed."""
+    folder = DEMOS[name].committed
+    if folder is None:
+        raise KeyError(f"{name} is built on first use, not committed")
+    return DATA / folder
+
+
+@functools.cache
+def committed_digest(name: str) -> str:
+    """Return 8 hex digits of the committed weights' SHA-256 (read once per process): exports are keyed by it."""
+    return hashlib.sha256((committed_dir(name) / "model.safetensors").read_bytes()).hexdigest()[:8]
