@@ -29,7 +29,7 @@ from nbhelpers.demos.llm import (
     make_llama,
     save_snapshot,
 )
-from tools.training import TrainReport, lr_at, model_card, pad_examples, train_bpe
+from tools.training import TrainReport, lr_at, model_card, optimizer_step, pad_examples, train_bpe
 
 if TYPE_CHECKING:
     import torch
@@ -95,11 +95,7 @@ def train(
             kd = F.kl_div(F.log_softmax(logits[keep], -1), F.log_softmax(teacher_logits, -1),
                           log_target=True, reduction="batchmean")
             loss = 0.5 * loss + kd
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        loss_value = loss.item()
+        loss_value = optimizer_step(opt, loss, model)
         if progress is not None:
             progress(step, loss_value)
     model.eval()

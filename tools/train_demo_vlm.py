@@ -51,7 +51,7 @@ from nbhelpers.demos.vlm import (
     parse_caption,
     random_shape,
 )
-from tools.training import lr_at, model_card, pad_examples, train_bpe
+from tools.training import lr_at, model_card, optimizer_step, pad_examples, train_bpe
 
 if TYPE_CHECKING:
     import torch
@@ -202,12 +202,7 @@ def train(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFa
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, steps, lr)
-        loss = model(**batch(tokenizer, rng, batch_size)).loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        loss_value = loss.item()
+        loss_value = optimizer_step(opt, model(**batch(tokenizer, rng, batch_size)).loss, model)
         if progress is not None:
             progress(step, loss_value)
     model.eval()

@@ -34,6 +34,17 @@ def lr_at(step: int, steps: int, peak: float) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
 
 
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, model: torch.nn.Module) -> float:
+    """Back-propagate `loss`, clip the gradient norm to 1 and take one optimizer step; return the loss value."""
+    import torch
+
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return loss.item()
+
+
 def pad_examples(examples: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pad (input_ids, labels) pairs to the longest; return (ids, labels, attention_mask) tensors.
