@@ -1,0 +1,170 @@
+"""The real default LLMs' twins through the notebooks' own code: 00's export and pipeline, 02's compression
+variants and optimum-cli flags, 07's NPU layouts, and OpenVINO's logits against PyTorch's at f32."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nbhelpers.export import OV_LLM_FILES, export_command
+from tests.twins.llm import build_llm_twin
+
+pytestmark = pytest.mark.slow
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+SMOL, TINY = "HuggingFaceTB/SmolLM2-360M-Instruct", "TinyLlama/TinyLlama-1.1B-Chat-v1.0"
+PROMPTS = ["What is the capital of France?", "Tell me a story about a cat."]
+
+
+def notebook_code(notebook: str, cell_id: str, start: str | None = None, stop: str | None = None) -> str:
+    """The source of one cell of a notebook, from the line starting with `start` up to the one starting with `stop`."""
+    cells = json.loads(next(NOTEBOOKS.glob(f"{notebook}-*.ipynb")).read_text(encoding="utf-8"))["cells"]
+    source = "".join(next(c for c in cells if c.get("id") == cell_id)["source"])
+    if start:
+        source = source[source.index(start):]
+    if stop:
+        source = source[:source.index(stop)]
+    return source
+
+
+def run_notebook_code(code: str) -> dict[str, Any]:
+    import nncf
+    import openvino as ov
+
+    from nbhelpers.export import copy_companion_files
+
+    namespace: dict[str, Any] = {"nncf": nncf, "ov": ov, "np": np, "core": ov.Core(),
+                                 "copy_companion_files": copy_companion_files}
+    exec(compile(code, "<notebook cell>", "exec"), namespace)  # noqa: S102  the notebook's own definitions
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def twins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("twins")
+    return {name: build_llm_twin(root, name) for name in (SMOL, TINY)}
+
+
+@pytest.fixture(scope="module")
+def exports(twins: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path]:
+    """fp32 exports of both twins (the comparison with PyTorch) and the fp16 export of SmolLM2's (00, 02)."""
+    root, done = tmp_path_factory.mktemp("exports"), {}
+    for name, weights in ((SMOL, "fp32"), (SMOL, "fp16"), (TINY, "fp32")):
+        out = root / f"{name.split('/')[1]}-{weights}"
+        subprocess.run(export_command(str(twins[name]), out, weights), check=True, capture_output=True)
+        assert all((out / f).is_file() for f in OV_LLM_FILES)
+        done[name, weights] = out
+    return done
+
+
+def chat_ids(folder: Path, text: str) -> np.ndarray:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    return tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
+                                         return_tensors="np", return_dict=True)["input_ids"]
+
+
+@pytest.mark.parametrize("name", [SMOL, TINY])
+def test_openvino_computes_what_pytorch_computes_at_f32(name: str, twins: dict, exports: dict) -> None:
+    """Measured on an AMD EPYC: max |logit difference| 8e-4 (SmolLM2) and 1.7e-3 (TinyLlama) at logit scales of
+    30-50; every next-token argmax and 8 greedy tokens equal, and different for different prompts."""
+    import openvino as ov
+    import openvino_genai as ov_genai
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(twins[name], dtype=torch.float32).eval()
+    compiled = ov.Core().compile_model(exports[name, "fp32"] / "openvino_model.xml", "CPU",
+                                       {"INFERENCE_PRECISION_HINT": "f32"})
+    pipe = ov_genai.LLMPipeline(exports[name, "fp32"], "CPU", INFERENCE_PRECISION_HINT="f32")
+    answers = []
+    for text in PROMPTS:
+        ids = chat_ids(twins[name], text)
+        n = ids.shape[1]
+        with torch.no_grad():
+            expected = model(torch.from_numpy(ids)).logits[0].numpy()
+            greedy = model.generate(torch.from_numpy(ids), attention_mask=torch.ones_like(torch.from_numpy(ids)),
+                                    max_new_tokens=8, do_sample=False)[0, n:].tolist()
+        request = compiled.create_infer_request()
+        logits = request.infer({"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                "position_ids": np.arange(n)[None], "beam_idx": np.zeros(1, np.int32)})["logits"][0]
+        assert np.abs(logits - expected).max() < 1e-2, np.abs(logits - expected).max()
+        assert (logits.argmax(-1) == expected.argmax(-1)).all()
+        answers.append(list(pipe.generate(ov.Tensor(ids), max_new_tokens=8, do_sample=False).tokens[0]))
+        assert answers[-1] == greedy, (answers[-1], greedy)
+    assert answers[0] != answers[1], "the random twin's answer depends on its input"
+
+
+def test_00_export_tokenizer_and_pipeline(twins: dict, exports: dict) -> None:
+    """00: the fp16 export's OpenVINO tokenizer gives the Hugging Face ids, and LLMPipeline chats with the template."""
+    import openvino_genai as ov_genai
+    from transformers import AutoTokenizer
+
+    folder = exports[SMOL, "fp16"]
+    text = "The capital of France is Paris."
+    assert ov_genai.Tokenizer(folder).encode(text).input_ids.data[0].tolist() == \
+        AutoTokenizer.from_pretrained(twins[SMOL])(text)["input_ids"]
+    result = ov_genai.LLMPipeline(folder, "CPU").generate(["Hi"], max_new_tokens=4)
+    assert result.perf_metrics.get_num_input_tokens() == chat_ids(twins[SMOL], "Hi").shape[1]  # template applied
+    assert result.perf_metrics.get_num_generated_tokens() == 4
+
+
+def test_02_every_variant_compresses_and_its_cli_flags_work_on_960_wide_layers(twins: dict, exports: dict,
+                                                                                tmp_path: Path) -> None:
+    """02's compress() and VARIANTS, run as written, on SmolLM2-360M's 960-wide layers; its int4 flags through
+    optimum-cli (without --group-size-fallback adjust, NNCF refuses group 128 there)."""
+    import nncf
+    import openvino as ov
+
+    cell = run_notebook_code(notebook_code("02", "3d0dfc80", stop="variant_dirs = "))
+    fp16 = exports[SMOL, "fp16"]
+    for variant, (args, _) in cell["VARIANTS"].items():
+        (tmp_path / variant).mkdir()
+        cell["compress"](fp16, tmp_path / variant, **args)
+        assert all((tmp_path / variant / f).is_file() for f in OV_LLM_FILES), variant
+    groups = {op.get_output_shape(0)[-1] for op in ov.Core().read_model(tmp_path / "int4-asym-g128" /
+                                                                          "openvino_model.xml").get_ops()
+              if op.get_type_name() == "Constant" and op.get_element_type() == ov.Type.u4
+              and not op.get_friendly_name().endswith("zero_point")}
+    assert groups == {64, 128}, groups  # 960 = 7.5 x 128: those layers got group 64
+    model = ov.Core().read_model(fp16 / "openvino_model.xml")
+    with pytest.raises(nncf.InvalidGroupSizeError):
+        nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT4_ASYM, group_size=128)
+    flags = cell["VARIANTS"]["int4-asym-g128"][1].split()
+    assert "--group-size-fallback" in flags, flags
+    run = subprocess.run(export_command(str(twins[SMOL]), tmp_path / "cli-int4", flags[1], *flags[2:]),
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_07_npu_layouts_from_the_guide(twins: dict, exports: dict, tmp_path: Path) -> None:
+    """07: the NPU guide's TinyLlama command (symmetric int4, group 128) through optimum-cli, and the notebook's
+    three layouts through its compress(): signed 4-bit without zero points, grouped 3-D or channel-wise 2-D."""
+    import openvino_genai as ov_genai
+
+    guide = notebook_code("07", "b2153636")
+    command = next(line for line in guide.splitlines() if line.startswith("optimum-cli") and TINY in line)
+    flags = command.split(TINY, 1)[1].split()[:-1]  # between the model and the output folder
+    assert flags == ["--weight-format", "int4", "--sym", "--ratio", "1.0", "--group-size", "128"], flags
+    run = subprocess.run(export_command(str(twins[TINY]), tmp_path / "guide", flags[1], *flags[2:]),
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    cell = run_notebook_code(notebook_code("07", "d116c008", start="INT4_SYM, INT4_ASYM", stop="prepared = {}"))
+    int4_format = run_notebook_code(notebook_code("07", "b1bc1fcb", stop="formats = "))["int4_format"]
+    formats = {"guide": int4_format(tmp_path / "guide")}
+    for label, args in cell["VARIANTS"].items():
+        (tmp_path / label).mkdir()
+        cell["compress"](exports[TINY, "fp32"], tmp_path / label, **args)
+        formats[label] = int4_format(tmp_path / label)
+    for label in ("guide", "npu-int4-sym-g128", "npu-int4-sym-cw"):
+        assert formats[label]["element types"] == ["i4"] and formats[label]["int4 zero points"] == 0, formats[label]
+    assert formats["guide"]["weight ranks"] == formats["npu-int4-sym-g128"]["weight ranks"] == [3]
+    assert formats["npu-int4-sym-cw"]["weight ranks"] == [2]
+    assert formats["guide"]["example"].endswith(", 128]"), formats["guide"]  # [out, in / 128, 128]
+    result = ov_genai.LLMPipeline(tmp_path / "guide", "CPU").generate(["Hi"], max_new_tokens=4)
+    assert result.perf_metrics.get_num_generated_tokens() == 4
