@@ -168,3 +168,25 @@ def test_07_npu_layouts_from_the_guide(twins: dict, exports: dict, tmp_path: Pat
     assert formats["guide"]["example"].endswith(", 128]"), formats["guide"]  # [out, in / 128, 128]
     result = ov_genai.LLMPipeline(tmp_path / "guide", "CPU").generate(["Hi"], max_new_tokens=4)
     assert result.perf_metrics.get_num_generated_tokens() == 4
+
+
+def test_03_speculative_pair_gives_the_targets_greedy_tokens(tmp_path: Path) -> None:
+    """03's default pair (SmolLM2-1.7B + SmolLM2-135M: one tokenizer, 2048- and 576-wide) exported in fp16 as 03
+    does; at f32, greedy speculative decoding writes exactly the target's greedy tokens."""
+    import openvino as ov
+    import openvino_genai as ov_genai
+
+    folders, twins = {}, {}
+    for name in ("HuggingFaceTB/SmolLM2-1.7B-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"):
+        twins[name] = build_llm_twin(tmp_path / "twins", name)
+        folders[name] = tmp_path / name.split("/")[1]
+        subprocess.run(export_command(str(twins[name]), folders[name], "fp16"), check=True, capture_output=True)
+    target, draft = folders.values()
+    f32 = {"INFERENCE_PRECISION_HINT": "f32"}
+    plain = ov_genai.LLMPipeline(target, "CPU", **f32)
+    speculative = ov_genai.LLMPipeline(target, "CPU", draft_model=ov_genai.draft_model(draft, "CPU", **f32), **f32)
+    greedy = ov_genai.GenerationConfig(max_new_tokens=12, do_sample=False)
+    drafted = ov_genai.GenerationConfig(max_new_tokens=12, do_sample=False, num_assistant_tokens=4)
+    for text in PROMPTS:
+        ids = ov.Tensor(chat_ids(twins["HuggingFaceTB/SmolLM2-1.7B-Instruct"], text))  # the pair shares it
+        assert list(speculative.generate(ids, drafted).tokens[0]) == list(plain.generate(ids, greedy).tokens[0])

@@ -60,6 +60,8 @@ LLMS: dict[str, dict[str, Any]] = {
                                            "bos_token_id": 1, "eos_token_id": 2},
 }
 LAYERS = 2  # shrunk: the cost, not the code path
+# Also shrunk where no group-size rule applies: 03 runs the 1.7B target uncompressed (8192 = 64 x 128 anyway).
+SHRINK: dict[str, dict[str, Any]] = {"HuggingFaceTB/SmolLM2-1.7B-Instruct": {"intermediate_size": 2048}}
 INIT_STD = 0.2  # larger than the real 0.02, so a random twin's next token depends on its input
 
 
@@ -85,7 +87,7 @@ def build_llm_twin(root: Path, name: str, seed: int = 0) -> Path:
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
     real = {k: v for k, v in LLMS[name].items() if k not in ("architectures", "model_type")}
-    config = LlamaConfig(**{**real, "num_hidden_layers": LAYERS, "initializer_range": INIT_STD})
+    config = LlamaConfig(**{**real, "num_hidden_layers": LAYERS, "initializer_range": INIT_STD, **SHRINK.get(name, {})})
     config.architectures = ["LlamaForCausalLM"]
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config).eval()
