@@ -190,3 +190,29 @@ def test_03_speculative_pair_gives_the_targets_greedy_tokens(tmp_path: Path) -> 
     for text in PROMPTS:
         ids = ov.Tensor(chat_ids(twins["HuggingFaceTB/SmolLM2-1.7B-Instruct"], text))  # the pair shares it
         assert list(speculative.generate(ids, drafted).tokens[0]) == list(plain.generate(ids, greedy).tokens[0])
+
+
+def test_phi3_mini_architecture_runs_in_genai_as_pytorch_computes(tmp_path: Path) -> None:
+    """03's IR pair starts from Phi-3-mini (3072 wide, 32 heads, vocabulary 32064, sliding window 2047): its
+    architecture exported and run in GenAI at f32 gives PyTorch's greedy tokens."""
+    import openvino as ov
+    import openvino_genai as ov_genai
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from tests.twins.llm import build_phi3_twin
+
+    twin = build_phi3_twin(tmp_path / "twins")
+    out = tmp_path / "phi3-fp32"
+    subprocess.run(export_command(str(twin), out, "fp32"), check=True, capture_output=True)
+    model = AutoModelForCausalLM.from_pretrained(twin, dtype=torch.float32).eval()
+    pipe = ov_genai.LLMPipeline(out, "CPU", INFERENCE_PRECISION_HINT="f32")
+    answers = []
+    for text in PROMPTS:
+        ids = chat_ids(twin, text)
+        with torch.no_grad():
+            expected = model.generate(torch.from_numpy(ids), attention_mask=torch.ones_like(torch.from_numpy(ids)),
+                                      max_new_tokens=8, do_sample=False)[0, ids.shape[1]:].tolist()
+        answers.append(list(pipe.generate(ov.Tensor(ids), max_new_tokens=8, do_sample=False).tokens[0]))
+        assert answers[-1] == expected, (answers[-1], expected)
+    assert answers[0] != answers[1], "the random twin's answer depends on its input"

@@ -59,6 +59,23 @@ LLMS: dict[str, dict[str, Any]] = {
                                            "hidden_act": "silu", "attention_bias": False, "tie_word_embeddings": False,
                                            "bos_token_id": 1, "eos_token_id": 2},
 }
+# microsoft/Phi-3-mini-4k-instruct (03's IR pair is its int4 export): config.json from a duplicate of the official
+# repository (huggingface.co/Alignment-Lab-AI/idfkphi4kiguess, "Duplicate from microsoft/Phi-3-mini-4k-instruct").
+# Not confirmed from an official file: the tokenizer's added tokens and the chat template (the common Phi-3 form).
+PHI3 = "microsoft/Phi-3-mini-4k-instruct"
+PHI3_CONFIG = {"hidden_size": 3072, "intermediate_size": 8192, "num_hidden_layers": 32, "num_attention_heads": 32,
+               "num_key_value_heads": 32, "vocab_size": 32064, "sliding_window": 2047, "rope_theta": 10000.0,
+               "rope_scaling": None, "max_position_embeddings": 4096, "original_max_position_embeddings": 4096,
+               "rms_norm_eps": 1e-05, "hidden_act": "silu", "tie_word_embeddings": False, "bos_token_id": 1,
+               "eos_token_id": 32000, "pad_token_id": 32000}
+PHI3_ADDED = ["<|endoftext|>", "<|assistant|>", "<|placeholder1|>", "<|placeholder2|>", "<|placeholder3|>",
+              "<|placeholder4|>", "<|system|>", "<|end|>", "<|placeholder5|>", "<|placeholder6|>", "<|user|>"]
+PHI3_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + "
+    "'<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}"
+    "{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}"
+)
 LAYERS = 2  # shrunk: the cost, not the code path
 # Also shrunk where no group-size rule applies: 03 runs the 1.7B target uncompressed (8192 = 64 x 128 anyway).
 SHRINK: dict[str, dict[str, Any]] = {"HuggingFaceTB/SmolLM2-1.7B-Instruct": {"intermediate_size": 2048}}
@@ -96,4 +113,24 @@ def build_llm_twin(root: Path, name: str, seed: int = 0) -> Path:
                                                pad_token_id=getattr(config, "pad_token_id", None))
     model.save_pretrained(folder)
     _tokenizer(name).save_pretrained(folder)
+    return folder
+
+
+def build_phi3_twin(root: Path, seed: int = 0) -> Path:
+    """Save a random-weight twin of Phi-3-mini-4k-instruct (two layers, intermediate 1024) in `root/<name>`."""
+    import torch
+    from transformers import Phi3Config, Phi3ForCausalLM, PreTrainedTokenizerFast
+
+    config = Phi3Config(**{**PHI3_CONFIG, "num_hidden_layers": LAYERS, "intermediate_size": 1024,
+                           "initializer_range": INIT_STD})
+    config.architectures = ["Phi3ForCausalLM"]
+    torch.manual_seed(seed)
+    folder = repo_dir(root, PHI3)
+    Phi3ForCausalLM(config).eval().save_pretrained(folder)
+    core = sentencepiece_bpe(32000)
+    core.add_special_tokens(PHI3_ADDED)  # 32000..32010, as Phi-3's tokenizer adds them
+    fast = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="<|endoftext|>",
+                                   unk_token="<unk>", pad_token="<|endoftext|>", model_max_length=4096)
+    fast.chat_template = PHI3_TEMPLATE
+    fast.save_pretrained(folder)
     return folder
