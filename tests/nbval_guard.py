@@ -1,7 +1,7 @@
 """A pytest plugin for notebook runs: a dead kernel fails its notebook at once, and each notebook's time is shown.
 
 nbval 0.11 waits for a cell's reply for the whole `--nbval-cell-timeout` even when the kernel process has
-died (a native crash such as SIGFPE or SIGSEGV in a library), then marks the remaining cells xfailed.
+died (a native crash such as SIGFPE or SIGSEGV in a library), then marks the remaining cells as expected failures.
 Here the wait polls the kernel every second: when the process is gone, the cell fails with the signal or exit
 code, and every later cell of that notebook fails at once as "not run". The run goes on with the next file.
 
