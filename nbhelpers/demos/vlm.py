@@ -6,7 +6,8 @@ processor, wrapped in a `LlavaProcessor`: the classes and files of a LLaVA hub s
 pictures `draw` makes (one shape in one colour on a light background) to caption them, answer "what colour /
 what shape is it?" (also as a follow-up turn), caption the picture of a later turn and two pictures at once.
 
-This module is what lessons and tests use at run time: the pictures (`draw`, `random_shape`, `parse_caption`),
+This module is what lessons and tests use at run time: the pictures (`draw`, `random_shape`, `parse_caption`, from
+`nbhelpers.demos.shapes`, which the demo text-to-image model draws too),
 the committed model's folder (`DATA`, the snapshot `nbhelpers.models` serves) and the random-weight cost model
 for timing (`build_cost_model`). The program that trained the committed model, about 8 minutes on two cores, is
 `python -m tools.train_demo_vlm --out nbhelpers/demos/data/demo-vlm` (not installed; run from the project root).
@@ -14,16 +15,15 @@ for timing (`build_cost_model`). The program that trained the committed model, a
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nbhelpers.demos import model_card
 from nbhelpers.demos.llm import ASSISTANT, EOS, USER  # the demo LLM's chat markers
+from nbhelpers.demos.shapes import COLOURS, SHAPES, Shape, draw, parse_caption, random_shape  # noqa: F401 (the pictures)
 
 if TYPE_CHECKING:
-    from PIL import Image
     from transformers import LlavaForConditionalGeneration, LlavaProcessor, PreTrainedTokenizerFast
 
 DATA = Path(__file__).parent / "data" / "demo-vlm"  # the committed model
@@ -35,11 +35,6 @@ IMAGE = "<image>"  # one token; the processor repeats it once per image token
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
-COLOURS: dict[str, tuple[int, int, int]] = {
-    "red": (215, 35, 35), "green": (35, 160, 55), "blue": (40, 75, 215),
-    "yellow": (235, 205, 30), "purple": (135, 55, 175), "orange": (245, 135, 25),
-}
-SHAPES = ("circle", "square", "triangle", "cross")
 CAPTION_QUESTIONS = ("describe the image.", "what do you see?", "what is in the picture?")
 COLOUR_QUESTION = "what colour is it?"
 SHAPE_QUESTION = "what shape is it?"
@@ -60,64 +55,6 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '" + ASSISTANT + "\\n' }}{% endif %}"
 )
-
-
-@dataclass(frozen=True)
-class Shape:
-    """What one demo picture shows: a colour and a shape."""
-
-    colour: str
-    shape: str
-
-    @property
-    def words(self) -> str:
-        """'a red circle', 'an orange square'."""
-        return f"{'an' if self.colour[0] in 'aeiou' else 'a'} {self.colour} {self.shape}"
-
-    @property
-    def caption(self) -> str:
-        return f"{self.words}."
-
-
-def draw(shape: Shape, rng: random.Random, size: int = IMAGE_SIZE) -> Image.Image:
-    """Return a `size` x `size` RGB picture of `shape`: random position, size, shade and a light background."""
-    from PIL import Image, ImageDraw
-
-    grey = rng.randint(200, 255)
-    background = tuple(min(255, max(0, grey + rng.randint(-20, 20))) for _ in range(3))
-    image = Image.new("RGB", (size, size), background)
-    pen = ImageDraw.Draw(image)
-    fill = tuple(min(255, max(0, c + rng.randint(-25, 25))) for c in COLOURS[shape.colour])
-    r = rng.uniform(0.2, 0.38) * size
-    cx, cy = rng.uniform(r + 1, size - r - 1), rng.uniform(r + 1, size - r - 1)
-    if shape.shape == "circle":
-        pen.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
-    elif shape.shape == "square":
-        s = r * 0.9
-        pen.rectangle((cx - s, cy - s, cx + s, cy + s), fill=fill)
-    elif shape.shape == "triangle":
-        pen.polygon([(cx, cy - r), (cx - r, cy + r * 0.8), (cx + r, cy + r * 0.8)], fill=fill)
-    elif shape.shape == "cross":
-        w = r * 0.35
-        pen.rectangle((cx - r, cy - w, cx + r, cy + w), fill=fill)
-        pen.rectangle((cx - w, cy - r, cx + w, cy + r), fill=fill)
-    else:
-        raise ValueError(f"unknown shape {shape.shape!r}; known: {', '.join(SHAPES)}")
-    return image
-
-
-def random_shape(rng: random.Random) -> Shape:
-    """Return a random colour and shape."""
-    return Shape(rng.choice(list(COLOURS)), rng.choice(SHAPES))
-
-
-def parse_caption(text: str) -> Shape | None:
-    """Return the colour and shape a caption names ("a red circle."), or None if it names no single one."""
-    words = text.lower().replace(".", " ").split()
-    colours = [w for w in words if w in COLOURS]
-    shapes = [w for w in words if w in SHAPES]
-    return Shape(colours[0], shapes[0]) if len(colours) == 1 and len(shapes) == 1 else None
-
 
 
 @dataclass(frozen=True)
