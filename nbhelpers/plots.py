@@ -127,3 +127,24 @@ def waveform(audio: np.ndarray, sampling_rate: int, segments: Sequence[tuple[flo
         fig.text(0.01, 0.01, note, fontsize=8, color="gray")
     fig.tight_layout()
     return fig
+
+
+def timeline(requests: Mapping[str, tuple[int, Sequence[int]]], title: str, xlabel: str = "pipeline step",
+             note: str = "") -> Figure:
+    """Return a chart of requests over steps: {label: (step it joined, steps at which it produced a token)}.
+
+    Each request is a row: a thin bar from the step it joined to its first token (reading the prompt, possibly
+    in several chunks) and a dot per token it produced.
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(requests) + 1.4))
+    for row, (label, (joined, steps)) in enumerate(requests.items()):
+        first = steps[0] if steps else joined
+        ax.barh(row, max(first - joined, 0.3), left=joined - 0.4, height=0.35, color="#f0a030",
+                label="reading the prompt" if row == 0 else None)
+        ax.scatter(steps, [row] * len(steps), s=10, color="#0068b5", label="a new token" if row == 0 else None)
+    ax.set_yticks(range(len(requests)), list(requests))
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.legend(loc="lower right", fontsize=8)
+    _finish(ax, title, "", note)
+    return fig

@@ -5,7 +5,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from nbhelpers.plots import bars, image_grid, lines, scatter, waveform  # noqa: E402
+from nbhelpers.plots import bars, image_grid, lines, scatter, timeline, waveform  # noqa: E402
 from nbhelpers.timing import spread  # noqa: E402
 
 
@@ -56,3 +56,11 @@ def test_waveform_shades_each_segment() -> None:
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.texts] == ["three", "seven one"]
     assert len(ax.patches) == 2 and ax.get_xlim() == (0, pytest.approx(2.0, abs=1e-3))
+
+
+def test_timeline_draws_one_row_per_request_with_a_dot_per_token() -> None:
+    fig = timeline({"user 1": (0, [1, 2, 3]), "user 2": (2, [4, 5])}, "joining", note="demo")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["user 1", "user 2"]
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 5  # one dot per token
+    assert [p.get_x() + 0.4 for p in ax.patches] == [0, 2] and ax.patches[1].get_width() == 2  # joined -> first
