@@ -37,3 +37,7 @@ class AudioError(NbhelpersError, ValueError):
 
 class ImageError(NbhelpersError, ValueError):
     """An image that cannot be read or turned into RGB pixels (missing file, not an image, wrong shape)."""
+
+
+class ServerError(NbhelpersError, RuntimeError):
+    """A lesson server that did not start (its log's last lines are in the message)."""

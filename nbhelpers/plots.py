@@ -137,7 +137,7 @@ def timeline(requests: Mapping[str, tuple[int, Sequence[int]]], title: str, xlab
     in several chunks) and a dot per token it produced.
     """
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(requests) + 1.4))
-    for row, (label, (joined, steps)) in enumerate(requests.items()):
+    for row, (joined, steps) in enumerate(requests.values()):
         first = steps[0] if steps else joined
         ax.barh(row, max(first - joined, 0.3), left=joined - 0.4, height=0.35, color="#f0a030",
                 label="reading the prompt" if row == 0 else None)
