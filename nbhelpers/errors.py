@@ -41,3 +41,7 @@ class ImageError(NbhelpersError, ValueError):
 
 class ServerError(NbhelpersError, RuntimeError):
     """A lesson server that did not start (its log's last lines are in the message)."""
+
+
+class ImageRequestError(NbhelpersError, ValueError):
+    """An image-generation request a pipeline would reject obscurely or, worse, accept (size, steps, mask)."""

@@ -1,7 +1,8 @@
-"""Images in, as vision-language models want them: RGB pixels.
+"""Images in, as vision-language models want them (RGB pixels), and image-generation requests checked.
 
 `load_image` takes a file path, raw file bytes (an ipywidgets upload), a PIL image or a numpy array and
 returns an RGB `PIL.Image`; anything it cannot convert raises `ImageError` with what to do instead.
+`check_image_request` and `check_mask` stop requests GenAI's image pipelines reject obscurely or accept silently.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nbhelpers.errors import ImageError
+from nbhelpers.errors import ImageError, ImageRequestError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -65,3 +66,33 @@ def to_png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def vae_scale_factor(model_dir: Path | str) -> int:
+    """Return how many pixels one latent covers, from an exported image model's `vae_decoder/config.json`."""
+    import json
+
+    config = json.loads((Path(model_dir) / "vae_decoder" / "config.json").read_text(encoding="utf-8"))
+    return 2 ** (len(config["block_out_channels"]) - 1)
+
+
+def check_image_request(prompt: str, width: int, height: int, steps: int, scale: int = 8) -> None:
+    """Raise EmptyPromptError for an empty prompt, ImageRequestError for a size that is not a positive multiple of
+    `scale` (the VAE's scale factor: GenAI 2026.4 silently accepts other widths) or fewer than 1 step."""
+    from nbhelpers.prompts import check_prompt
+
+    check_prompt(prompt)
+    if width <= 0 or height <= 0 or width % scale or height % scale:
+        fit = [max(scale, round(side / scale) * scale) for side in (width, height)]
+        raise ImageRequestError(f"width and height must be positive multiples of {scale} (the VAE's scale factor), "
+                                f"not {width} x {height}: try {fit[0]} x {fit[1]}")
+    if steps < 1:
+        raise ImageRequestError(f"num_inference_steps must be at least 1, not {steps}")
+
+
+def check_mask(mask: np.ndarray, image: np.ndarray) -> None:
+    """Raise ImageRequestError unless `mask` (HxW or NxHxWxC) covers exactly the pixels of `image` (NxHxWxC)."""
+    mask_size = mask.shape[:2] if mask.ndim == 2 else mask.shape[-3:-1]
+    if tuple(mask_size) != tuple(image.shape[-3:-1]):
+        raise ImageRequestError(f"the mask is {mask_size[1]} x {mask_size[0]} pixels but the image is "
+                                f"{image.shape[-2]} x {image.shape[-3]}: resize the mask to the image's size")

@@ -50,3 +50,25 @@ def test_from_upload_and_to_png() -> None:
     image = from_upload(({"name": "a.png", "content": memoryview(_png(size=(3, 2)))},))
     assert image is not None and image.size == (3, 2)
     assert load_image(to_png(image)).size == (3, 2)
+
+
+def test_image_requests_are_checked_with_the_fix_in_the_message(tmp_path) -> None:
+    import json
+
+    from nbhelpers.errors import EmptyPromptError, ImageRequestError
+    from nbhelpers.images import check_image_request, check_mask, vae_scale_factor
+
+    check_image_request("a red circle", 64, 64, 20)
+    with pytest.raises(EmptyPromptError):
+        check_image_request("  ", 64, 64, 20)
+    with pytest.raises(ImageRequestError, match="multiples of 8.*try 96 x 64"):
+        check_image_request("a red circle", 100, 64, 20)
+    with pytest.raises(ImageRequestError, match="at least 1"):
+        check_image_request("a red circle", 64, 64, 0)
+    image = np.zeros((1, 64, 64, 3), np.uint8)
+    check_mask(np.zeros((64, 64), np.uint8), image)
+    with pytest.raises(ImageRequestError, match="resize the mask"):
+        check_mask(np.zeros((1, 32, 32, 3), np.uint8), image)
+    (tmp_path / "vae_decoder").mkdir()
+    (tmp_path / "vae_decoder" / "config.json").write_text(json.dumps({"block_out_channels": [8, 16, 32, 64]}))
+    assert vae_scale_factor(tmp_path) == 8
