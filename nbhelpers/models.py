@@ -33,12 +33,14 @@ class ModelRole:
     # (layers, key/value heads, head dim) of the hub model, from its config.json: lessons compute
     # KV-cache sizes for it even offline.
     kv_shape: tuple[int, int, int] | None = None
+    # The role whose demo is timed in place of this role's demo (a random-weight model of realistic size).
+    cost: str | None = None
 
 
 ROLES: dict[str, ModelRole] = {
     "llm": ModelRole(
         "llm", "HuggingFaceTB/SmolLM2-360M-Instruct", "nbhelpers/demo-llm",
-        "a small chat model (Llama architecture)", "0.7 GB", kv_shape=(32, 5, 64),
+        "a small chat model (Llama architecture)", "0.7 GB", kv_shape=(32, 5, 64), cost="llm-cost",
     ),
     "llm-draft": ModelRole(
         "llm-draft", "HuggingFaceTB/SmolLM2-135M-Instruct", "nbhelpers/demo-llm-draft",
@@ -51,7 +53,7 @@ ROLES: dict[str, ModelRole] = {
     ),
     "npu-llm": ModelRole(
         "npu-llm", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", "nbhelpers/demo-llm",
-        "a small chat model from OpenVINO's GenAI-on-NPU guide (Llama architecture)", "2.2 GB",
+        "a small chat model from OpenVINO's GenAI-on-NPU guide (Llama architecture)", "2.2 GB", cost="llm-cost",
     ),
     "llm-cost": ModelRole(
         "llm-cost", None, "nbhelpers/demo-llm-100m",
@@ -70,7 +72,7 @@ ROLES: dict[str, ModelRole] = {
     "vlm": ModelRole(
         "vlm", "llava-hf/llava-interleave-qwen-0.5b-hf", "nbhelpers/demo-vlm",
         "LLaVA-Interleave 0.5B (SigLIP vision, Qwen2 text; LLaVA architecture), image + text chat; the demo is a "
-        "tiny LLaVA trained on pictures of coloured shapes (committed in nbhelpers/data)", "1.7 GB",
+        "tiny LLaVA trained on pictures of coloured shapes (committed in nbhelpers/data)", "1.7 GB", cost="vlm-cost",
     ),
     "vlm-cost": ModelRole(
         "vlm-cost", None, "nbhelpers/demo-vlm-cost",
@@ -143,6 +145,13 @@ def default_model(role: str) -> str:
 def is_demo(name: str) -> bool:
     """Return True if `name` is one of the locally built demo models."""
     return name.startswith(DEMO_PREFIX)
+
+
+def timing_model(name: str) -> str:
+    """Return the model to time in place of `name`: `name` itself, unless it is a demo whose timings would be mostly
+    overhead; then the random-weight model of realistic size of its kind (demo-llm -> demo-llm-100m)."""
+    costs = {spec.demo: ROLES[spec.cost].demo for spec in ROLES.values() if spec.cost}
+    return costs.get(name, name)
 
 
 def why(name: str) -> str:

@@ -212,3 +212,12 @@ def test_text2image_role_has_a_demo_and_public_loras() -> None:
     assert models.model_choices("text2image") == ["stable-diffusion-v1-5/stable-diffusion-v1-5", "nbhelpers/demo-sd"]
     loras = models.HUB_LORAS["stable-diffusion-v1-5/stable-diffusion-v1-5"]
     assert len(loras) == 2 and all(lora.filename.endswith(".safetensors") and lora.trigger for lora in loras)
+
+
+def test_timing_model_swaps_a_demo_for_its_cost_model() -> None:
+    assert models.timing_model("nbhelpers/demo-llm") == "nbhelpers/demo-llm-100m"
+    assert models.timing_model("nbhelpers/demo-vlm") == "nbhelpers/demo-vlm-cost"
+    assert models.timing_model("HuggingFaceTB/SmolLM2-360M-Instruct") == "HuggingFaceTB/SmolLM2-360M-Instruct"
+    assert models.timing_model("nbhelpers/demo-llm-padded") == "nbhelpers/demo-llm-padded"  # of realistic size
+    costs = [models.ROLES[spec.cost].demo for spec in models.ROLES.values() if spec.cost]
+    assert costs and all(models.timing_model(name) == name for name in costs)
