@@ -48,5 +48,7 @@ def test_the_wheel_holds_the_package_and_committed_demos_but_not_tools(tmp_path:
     for expected in ("nbhelpers/export.py", "nbhelpers/demos/llm.py", "nbhelpers/bench/run.py",
                      "nbhelpers/demos/data/demo-llm/target/model.safetensors",
                      "nbhelpers/demos/data/demo-whisper/clips/heldout-00.flac",
-                     "nbhelpers/demos/data/demo-vlm/model.safetensors"):
+                     "nbhelpers/demos/data/demo-vlm/model.safetensors",
+                     "nbhelpers/demos/data/demo-sd/unet/diffusion_pytorch_model.safetensors",
+                     "nbhelpers/demos/data/demo-sd-loras/outline.safetensors"):
         assert expected in names, expected

@@ -46,12 +46,6 @@ def _llm_cost(out: Path) -> None:
     llm.build_cost_model(out, committed_dir("nbhelpers/demo-llm"))
 
 
-def _sd(out: Path) -> None:
-    from nbhelpers.demos import sd
-
-    sd.save_pipeline(out)
-
-
 def _vlm_cost(out: Path) -> None:
     from nbhelpers.demos import vlm
 
@@ -59,6 +53,8 @@ def _vlm_cost(out: Path) -> None:
 
 
 COMMITTED_FILES = ("config.json", "model.safetensors", "generation_config.json")
+SD_FILES = ("model_index.json", "unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
+            "text_encoder/model.safetensors", "tokenizer/tokenizer.json", "scheduler/scheduler_config.json")
 DEMOS: dict[str, Demo] = {
     "nbhelpers/demo-llm": Demo(committed="demo-llm/target", required=COMMITTED_FILES),
     "nbhelpers/demo-llm-draft": Demo(committed="demo-llm/draft", required=COMMITTED_FILES),
@@ -66,7 +62,7 @@ DEMOS: dict[str, Demo] = {
     "nbhelpers/demo-vlm": Demo(committed="demo-vlm", required=COMMITTED_FILES),
     "nbhelpers/demo-llm-padded": Demo(build=_padded_target),
     "nbhelpers/demo-llm-100m": Demo(build=_llm_cost),
-    "nbhelpers/demo-sd": Demo(build=_sd, required=("model_index.json",)),
+    "nbhelpers/demo-sd": Demo(committed="demo-sd", required=SD_FILES),
     "nbhelpers/demo-vlm-cost": Demo(build=_vlm_cost),
 }
 
@@ -81,5 +77,9 @@ def committed_dir(name: str) -> Path:
 
 @functools.cache
 def committed_digest(name: str) -> str:
-    """Return 8 hex digits of the committed weights' SHA-256 (read once per process): exports are keyed by it."""
-    return hashlib.sha256((committed_dir(name) / "model.safetensors").read_bytes()).hexdigest()[:8]
+    """Return 8 hex digits of the SHA-256 of the committed weights, every `*.safetensors` of the folder in path order
+    (read once per process): exports are keyed by it."""
+    digest = hashlib.sha256()
+    for file in sorted(committed_dir(name).rglob("*.safetensors")):
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:8]
