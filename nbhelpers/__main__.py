@@ -22,12 +22,12 @@ NOTEBOOK_NEEDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "01": [("llm", FP16), ("llm", STATELESS), ("llm-cost", FP16), ("llm-cost", STATELESS)],
     "02": [("llm", FP16), ("llm-cost", FP16)],  # its variants are derived in-process with NNCF
     "03": [("sd-target", FP16), ("llm-draft", FP16)],
-    # 04 trains its LLM adapter and exports the fused model itself; the image model's public LoRAs are fetched here
-    "04": [("llm", FP16), ("llm-cost", FP16), ("text2image", FP16)],
+    "04": [("llm", FP16), ("llm-cost", FP16)],  # it trains its adapter and exports the fused model itself
     "05": [("asr", FP16), ("asr", ("int8",))],
     "06": [("vlm", FP16), ("vlm", ("int4",)), ("vlm-cost", FP16), ("vlm-cost", ("int4",))],
     "07": [("npu-llm", FP16), ("llm-cost", FP16), ("llm-cost", STATELESS)],
     "08": [("llm", FP16), ("llm-cost", FP16)],
+    "09": [("text2image", FP16)],  # with the image model's public LoRAs (online)
 }
 # Every module a notebook imports; `doctor` checks that each one imports.
 NOTEBOOK_IMPORTS = (

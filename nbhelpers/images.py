@@ -78,7 +78,8 @@ def vae_scale_factor(model_dir: Path | str) -> int:
 
 def check_image_request(prompt: str, width: int, height: int, steps: int, scale: int = 8) -> None:
     """Raise EmptyPromptError for an empty prompt, ImageRequestError for a size that is not a positive multiple of
-    `scale` (the VAE's scale factor: GenAI 2026.4 silently accepts other widths) or fewer than 1 step."""
+    `scale` (the VAE's scale factor: GenAI 2026.4's Text2ImagePipeline stops at an internal check, and its
+    Image2ImagePipeline draws a smaller picture without a word) or fewer than 1 step."""
     from nbhelpers.prompts import check_prompt
 
     check_prompt(prompt)

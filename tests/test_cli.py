@@ -95,7 +95,7 @@ def test_prepare_exports_the_image_model_and_its_loras(monkeypatch: pytest.Monke
     monkeypatch.setattr(nbhelpers.export, "export_text2image",
                         lambda name, *args: done.append(("t2i", name)) or tmp_path)
     monkeypatch.setattr(nbhelpers.models, "hub_lora_file", lambda lora: done.append(("lora", lora.repo)) or tmp_path)
-    assert cli.main(["prepare", "04"]) == 0
+    assert cli.main(["prepare", "09"]) == 0
     t2i = nbhelpers.models.ROLES["text2image"].hub_id
     assert ("t2i", t2i) in done
     assert [d for d in done if d[0] == "lora"] == [("lora", lora.repo) for lora in nbhelpers.models.HUB_LORAS[t2i]]

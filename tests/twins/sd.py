@@ -1,4 +1,4 @@
-"""A random-weight twin of `stable-diffusion-v1-5/stable-diffusion-v1-5` (the default text-to-image model of 04).
+"""A random-weight twin of `stable-diffusion-v1-5/stable-diffusion-v1-5` (the default text-to-image model of 09).
 
 Real: the part classes (`CLIPTextModel`, `UNet2DConditionModel`, `AutoencoderKL`, `PNDMScheduler`, `CLIPTokenizer`),
 the UNet's four down and up blocks with their types, two layers per block, eight attention heads (diffusers reads
@@ -11,7 +11,7 @@ merges, then <|startoftext|> 49406 and <|endoftext|> 49407, also the padding tok
 block widths (multiples of their 32 normalisation groups), one text-encoder layer instead of 12, and the sample
 size (cost only: 128 x 128 pixels by default instead of 512 x 512); with 8 heads, the UNet's heads are 4 and 8 wide
 instead of 40, 80 and 160. Not real: the text encoder's final layer norm weight is 4, not 1 (`TEXT_SCALE`), so that
-the random UNet's image depends on the prompt. No safety checker or feature extractor, as 04 loads the model
+the random UNet's image depends on the prompt. No safety checker or feature extractor, as 09 loads the model
 (`safety_checker=None`); the real snapshot has both (model_index.json names them), which the twin leaves untested.
 
 Sources: github.com/KiritoFD/dreambooth_ @410b402c stable-diffusion-v1-5/{unet,vae}/config.json and model_index.json
