@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -61,3 +62,61 @@ def test_no_forbidden_patterns(path: Path) -> None:
                          (r"NBVAL_SKIP|NBVAL_IGNORE", "every cell runs"),
                          (r"hf_[A-Za-z0-9]{20,}", "no secrets")]:
         assert not re.search(pattern, code, flags=re.M), why
+
+
+# The cell rules of GUIDE.md, "One structure for every notebook", enforced.
+MAX_CELL_LINES = 25
+# A cell that calls OpenVINO, GenAI, NNCF or optimum teaches that call: it must run when pasted into a script next
+# to the model folder, so it may use only the measuring and display helpers: how long, how big, how good (the one
+# quality metric of nbhelpers.quality), in a table or a plot.
+TEACHES = re.compile(r"\b(?:ov|ov_genai|nncf|openvino|openvino_genai)\.[A-Za-z_]\w*\(|"
+                     r"\bcore\.(?:compile_model|read_model)\(|\.generate\(|optimum\.commands|\bOV\w+\.from_pretrained\(")
+MEASURING = {"interleaved", "spread", "perf_row", "distinct_prompts", "markdown_table", "bars", "lines", "scatter",
+             "image_grid", "timeline", "human_size", "folder_size", "answer_log_probs", "kl_divergence", "perplexity",
+             "duration", "SAMPLE_RATE", "waveform", "grade"}
+
+
+def _helper_names(cells: list[dict]) -> set[str]:
+    """The names the setup cell imports from nbhelpers."""
+    setup = ast.parse(_source(next(c for c in cells if c["cell_type"] == "code")))
+    return {alias.asname or alias.name for node in ast.walk(setup)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nbhelpers") for alias in node.names}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_cells_are_short(path: Path) -> None:
+    long = {}
+    for cell in _cells(path):
+        lines = _source(cell).rstrip("\n").splitlines()
+        if "import nbhelpers" in _source(cell):  # the setup cell: imports are a list, the rest must be short
+            lines = [line for line in lines if not re.match(r"(import|from) \w", line)]
+        if cell["cell_type"] == "code" and len(lines) > MAX_CELL_LINES:
+            long[cell.get("id")] = len(lines)
+    assert not long, f"code cells over {MAX_CELL_LINES} lines (cell id: lines): {long}; split them"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_lesson_cells_stand_alone(path: Path) -> None:
+    cells = _cells(path)
+    plumbing = _helper_names(cells) - MEASURING
+    offenders = {}
+    for cell in cells[1:]:
+        source = _source(cell)
+        if cell["cell_type"] == "code" and TEACHES.search(source) and "import nbhelpers" not in source:
+            used = sorted(n for n in plumbing if re.search(rf"(?<![\w.]){re.escape(n)}\b", source))
+            if used:
+                offenders[cell.get("id")] = used
+    assert not offenders, ("cells that teach an OpenVINO call use nbhelpers plumbing (cell id: names); move the "
+                           f"plumbing to a cell of its own: {offenders}")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_check_cells_only_check(path: Path) -> None:
+    cells = _cells(path)
+    start = next(i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and '<a id="check"></a>' in _source(c))
+    end = next((i for i, c in enumerate(cells) if i > start and c["cell_type"] == "markdown"
+                and re.search(r"^##\s", _source(c), flags=re.M)), len(cells))
+    for cell in cells[start + 1:end]:
+        if cell["cell_type"] == "code":
+            assert not TEACHES.search(_source(cell)), f"the Check cell {cell.get('id')} runs the model again"
+            assert re.search(r"^\s*assert ", _source(cell), flags=re.M), f"the Check cell {cell.get('id')} asserts"
