@@ -31,15 +31,16 @@ def notebook_code(notebook: str, cell_id: str, start: str | None = None, stop: s
     return source
 
 
-def run_notebook_code(code: str) -> dict[str, Any]:
+def run_notebook_code(*cells: str) -> dict[str, Any]:
+    """Run notebook code (one or more cells, in order) in one namespace with the notebooks' imports; return it."""
+    import shutil
+
     import nncf
     import openvino as ov
 
-    from nbhelpers.export import copy_companion_files
-
-    namespace: dict[str, Any] = {"nncf": nncf, "ov": ov, "np": np, "core": ov.Core(),
-                                 "copy_companion_files": copy_companion_files}
-    exec(compile(code, "<notebook cell>", "exec"), namespace)  # noqa: S102  the notebook's own definitions
+    namespace: dict[str, Any] = {"nncf": nncf, "ov": ov, "np": np, "shutil": shutil, "core": ov.Core()}
+    for code in cells:
+        exec(compile(code, "<notebook cell>", "exec"), namespace)  # noqa: S102  the notebook's own definitions
     return namespace
 
 
@@ -121,7 +122,7 @@ def test_02_every_variant_compresses_and_its_cli_flags_work_on_960_wide_layers(t
     import nncf
     import openvino as ov
 
-    cell = run_notebook_code(notebook_code("02", "3d0dfc80", stop="variant_dirs = "))
+    cell = run_notebook_code(notebook_code("02", "3d0dfc80"), notebook_code("02", "compress-fn"))
     fp16 = exports[SMOL, "fp16"]
     for variant, (args, _) in cell["VARIANTS"].items():
         (tmp_path / variant).mkdir()
@@ -154,7 +155,7 @@ def test_07_npu_layouts_from_the_guide(twins: dict, exports: dict, tmp_path: Pat
     run = subprocess.run(export_command(str(twins[TINY]), tmp_path / "guide", flags[1], *flags[2:]),
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
-    cell = run_notebook_code(notebook_code("07", "d116c008", start="INT4_SYM, INT4_ASYM", stop="prepared = {}"))
+    cell = run_notebook_code(notebook_code("07", "d116c008"))
     int4_format = run_notebook_code(notebook_code("07", "b1bc1fcb", stop="formats = "))["int4_format"]
     formats = {"guide": int4_format(tmp_path / "guide")}
     for label, args in cell["VARIANTS"].items():
