@@ -62,7 +62,12 @@ ROLES: dict[str, ModelRole] = {
     "asr": ModelRole(
         "asr", "openai/whisper-tiny", "nbhelpers/demo-whisper",
         "Whisper tiny, multilingual speech recognition and translation; the demo is a tiny Whisper trained on "
-        "spoken English digits (committed in nbhelpers/data)", "0.15 GB",
+        "spoken English digits (committed in nbhelpers/data)", "0.15 GB", cost="asr-cost",
+    ),
+    "asr-cost": ModelRole(
+        "asr-cost", None, "nbhelpers/demo-whisper-cost",
+        "a Whisper with random weights at whisper-tiny's size (38 M parameters, 51865-token vocabulary) for timing; "
+        "its transcripts are noise", "",
     ),
     "text2image": ModelRole(
         "text2image", "stable-diffusion-v1-5/stable-diffusion-v1-5", "nbhelpers/demo-sd",

@@ -171,3 +171,26 @@ def test_the_committed_demo_is_its_own_snapshot_with_exports_keyed_by_its_weight
     slug = models.slug("nbhelpers/demo-whisper")
     assert slug.startswith("nbhelpers--demo-whisper-") and len(slug) == len("nbhelpers--demo-whisper-") + 8
     assert "trained once and committed" in models.why("nbhelpers/demo-whisper")
+
+
+def test_cost_model_has_whisper_tiny_size_and_ids_and_never_ends_a_transcript(tmp_path: Path) -> None:
+    import torch
+    from transformers import AutoConfig, AutoProcessor, WhisperForConditionalGeneration
+
+    from nbhelpers.audio import load_audio
+
+    n_params = dw.build_cost_model(tmp_path)
+    config = AutoConfig.from_pretrained(tmp_path)
+    assert {k: getattr(config, k) for k in dw.TINY_CONFIG if k != "architectures"} == {
+        k: v for k, v in dw.TINY_CONFIG.items() if k != "architectures"}
+    assert 37e6 < n_params < 40e6, n_params  # whisper-tiny: 39 M with its position tables
+    processor = AutoProcessor.from_pretrained(tmp_path)
+    tokens = processor.tokenizer.convert_ids_to_tokens([220, 50257, 50258, 50259, 50357, 50359, 50363, 51864])
+    assert tokens == ["Ġ", "<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|su|>", "<|transcribe|>",
+                      "<|notimestamps|>", "<|30.00|>"]
+    model = WhisperForConditionalGeneration.from_pretrained(tmp_path, dtype=torch.float32)
+    features = processor(load_audio(next(dw.iter_clips())[0]), sampling_rate=dw.SAMPLE_RATE,
+                         return_tensors="pt").input_features
+    with torch.no_grad():
+        logits = model(features, decoder_input_ids=torch.tensor([[50258, 50259, 50359, 50363]])).logits[0]
+    assert (logits[:, 50257] == 0).all() and (logits.max(dim=-1).values > 1).all()  # <|endoftext|> never wins

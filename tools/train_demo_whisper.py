@@ -28,14 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nbhelpers.demos.whisper import DIGITS, HELDOUT_CLIPS, SAMPLE_RATE, TIME_STEP
+from nbhelpers.demos.whisper import DIGITS, HELDOUT_CLIPS, SAMPLE_RATE, TIME_STEP, whisper_tokenizer
 from tools.training import model_card, pad_examples
 
 if TYPE_CHECKING:
     import torch
     from transformers import WhisperForConditionalGeneration, WhisperTokenizer
 
-SPECIALS = ("<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nospeech|>", "<|notimestamps|>")
 # espeak-ng voices: the model trains on the first group and is tested on voices it never heard.
 TRAIN_VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
 HELDOUT_VOICES = ("en-029", "en-us-nyc")
@@ -69,8 +68,6 @@ def build_tokenizer() -> WhisperTokenizer:
     Whisper's order (transformers' list of 100, as in large-v3; tiny to large-v2 have the first 99), task
     and other special tokens, `<|notimestamps|>`, then `<|0.00|>` ... `<|30.00|>`.
     """
-    from tokenizers import AddedToken
-    from transformers import WhisperTokenizer
     from transformers.convert_slow_tokenizer import bytes_to_unicode
     from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
@@ -85,13 +82,7 @@ def build_tokenizer() -> WhisperTokenizer:
                 vocab[merged] = len(vocab)
                 merges.append((current, char))
             current = merged
-    tokenizer = WhisperTokenizer(vocab=vocab, merges=merges, clean_up_tokenization_spaces=False)
-    specials = ["<|startoftranscript|>", *(f"<|{code}|>" for code in LANGUAGES), *SPECIALS]
-    tokenizer.add_special_tokens({"extra_special_tokens": [AddedToken(s, special=True, normalized=False)
-                                                           for s in specials]})
-    tokenizer.add_tokens([AddedToken(f"<|{i * TIME_STEP:.2f}|>", special=False, normalized=False)
-                          for i in range(1501)])
-    return tokenizer
+    return whisper_tokenizer(vocab, merges, languages=len(LANGUAGES))
 
 
 def token_ids(tokenizer: WhisperTokenizer) -> dict[str, int]:

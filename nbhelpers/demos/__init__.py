@@ -46,6 +46,12 @@ def _llm_cost(out: Path) -> None:
     llm.build_cost_model(out, committed_dir("nbhelpers/demo-llm"))
 
 
+def _whisper_cost(out: Path) -> None:
+    from nbhelpers.demos import whisper
+
+    whisper.build_cost_model(out)
+
+
 def _vlm_cost(out: Path) -> None:
     from nbhelpers.demos import vlm
 
@@ -64,6 +70,7 @@ DEMOS: dict[str, Demo] = {
     "nbhelpers/demo-llm-100m": Demo(build=_llm_cost),
     "nbhelpers/demo-sd": Demo(committed="demo-sd", required=SD_FILES),
     "nbhelpers/demo-vlm-cost": Demo(build=_vlm_cost),
+    "nbhelpers/demo-whisper-cost": Demo(build=_whisper_cost, required=COMMITTED_FILES),
 }
 
 
