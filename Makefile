@@ -44,6 +44,7 @@ lint: install
 	$(BIN)/python -m ruff check nbhelpers tests tools repro notebooks conftest.py
 
 # The benchmark (see README, Results): installs the llama.cpp peer once, then runs everything offline.
+# Results go to $(BENCH_OUT)/<cpu>/; BENCH_ARGS adds options (--sizes, --engines, --repeats, --timeout, ...).
 BENCH_STAMP := $(VENV)/.bench-installed
 BENCH_SRC := $(VENV)/bench-src
 BENCH_OUT ?= results
@@ -51,11 +52,21 @@ LLAMA_CPP := $(shell grep -o '^llama-cpp-python==[0-9.]*' requirements-bench.txt
 
 bench-install: $(BENCH_STAMP)
 
+# llama.cpp's CMake options for that build, recorded in bench-src/cmake-args.txt (the results report them).
+# GGML_NATIVE=ON (llama.cpp's default) compiles for this CPU, AMX included when it has it; the benchmark
+# retries a configuration that crashes without ggml's extra buffer types. To rebuild with other options:
+# rm .venv/.bench-installed && make bench-install LLAMA_CPP_CMAKE_ARGS="..." (pip builds it afresh, without
+# reusing a wheel it built earlier with other options).
+LLAMA_CPP_CMAKE_ARGS ?= -DGGML_NATIVE=ON
+
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	rm -rf $(BENCH_SRC) && mkdir -p $(BENCH_SRC)
 	$(BIN)/python -m pip download --quiet --no-deps --no-binary :all: $(LLAMA_CPP) -d $(BENCH_SRC)
 	tar -xzf $(BENCH_SRC)/llama_cpp_python-*.tar.gz -C $(BENCH_SRC)
+	CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --no-cache-dir --force-reinstall \
+		--no-deps --find-links $(BENCH_SRC) $(LLAMA_CPP)
 	$(BIN)/python -m pip install --quiet --find-links $(BENCH_SRC) -r requirements-bench.txt
+	echo "$(LLAMA_CPP_CMAKE_ARGS)" > $(BENCH_SRC)/cmake-args.txt
 	touch $(BENCH_STAMP)
 
 bench: bench-install

@@ -1,4 +1,6 @@
-"""The benchmark: `--quick` exercises the PyTorch and OpenVINO paths and the extras; the output has its structure."""
+"""The benchmark: `--quick` exercises the PyTorch and OpenVINO paths (each in its worker process) and the extras; the
+output has its structure. tests/test_bench_isolation.py covers crashes, hangs and interrupted runs with fake engines.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +12,40 @@ import pytest
 from nbhelpers.bench import engines
 from nbhelpers.bench.__main__ import main
 from nbhelpers.bench.extras import LORA_MODES
-from nbhelpers.bench.machine import describe_machine, machine_line, memory_bandwidth
+from nbhelpers.bench.machine import cpu_slug, describe_machine, machine_line, memory_bandwidth
+from nbhelpers.bench.report import read_rows
 
 
 @pytest.mark.slow
 def test_quick_run_writes_json_markdown_and_plots(tmp_cache: Path, tmp_path: Path) -> None:
     out = tmp_path / "results"
     assert main(["--out", str(out), "--quick"]) == 0
+    out = out / cpu_slug(describe_machine())  # results of different CPUs sit side by side
     results = json.loads((out / "results.json").read_text())
     assert results["machine"]["logical_cores"] >= 1 and results["bandwidth_gbs"] > 0
-    assert results["command"] == f"python -m nbhelpers.bench --out {out} --quick"
+    assert results["cpu_slug"] == out.name
+    assert results["command"] == f"python -m nbhelpers.bench --out {out.parent} --quick"
     engines_seen = {(r["engine"], r["precision"]) for r in results["decode"]}
     assert engines_seen == {("pytorch", "fp32"), ("openvino", "fp16"), ("openvino", "int8")}
+    written = read_rows(out / "rows.jsonl")  # row by row as measured, before the results above
+    assert [(r["engine"], r["precision"], r["status"]) for r in written if r.get("kind") != "serving"] == [
+        (r["engine"], r["precision"], "ok") for r in results["decode"]]
+    served = results["serving"]  # ContinuousBatchingPipeline, 1 and 2 users at once in the quick run
+    assert [(r["users"], r["status"]) for r in served] == [(1, "ok"), (2, "ok")]
+    assert [r["users"] for r in written if r.get("kind") == "serving"] == [1, 2]
+    assert served[0]["vs_one_user"] == 1.0 and all(r["tokens_per_s"] > 0 and r["tpot_ms"] > 0 for r in served)
+    cache = results["cache"]
+    assert str(cache["resident_below_mib"]) in cache["sweep_gbs"] and len(cache["sweep_gbs"]) == 9  # 1 to 256 MiB
     for record in results["decode"]:
-        assert record["params"] == engines.parameter_count(engines.SIZES["tiny"])
+        assert record["params"] == engines.parameter_count(engines.SIZES["tiny"]) and record["status"] == "ok"
         assert record["tokens_per_s"] > 0 and record["ttft_ms"] > 0 and record["weight_bytes"] > 0
         assert record["roofline_fraction"] == pytest.approx(
             record["weight_bytes"] * record["tokens_per_s"] / (results["bandwidth_gbs"] * 1e9))
+        assert record["cache_resident"] == (record["weight_bytes"] < 2 * cache["resident_below_mib"] * 2**20)
+    assert results["build"]["pytorch"]["cpu_capability"]  # what each engine's kernels were built/configured with
+    hint = results["build"]["openvino"]["INFERENCE_PRECISION_HINT"]
+    assert hint in {"bf16", "f16", "f32"}  # fp16 and int8 both at the plugin's default: one value for the engine
+    assert any(note.startswith("Kernels: PyTorch dispatches") for note in results["notes"])
     by_precision = {r["precision"]: r["weight_bytes"] for r in results["decode"]}
     assert by_precision["int8"] < by_precision["fp16"] < by_precision["fp32"]  # bytes read per token follow the format
     assert results["speculative"]["identical_output"] is True and results["speculative"]["acceptance"] == 1.0
@@ -43,6 +62,8 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_cache: Path, tmp_path: Pat
     assert "llama.cpp" not in results["config"]["engines"]
     markdown = (out / "results.md").read_text()
     assert "| tiny openvino int8 |" in markdown and "![tokens_per_s](tokens_per_s.png)" in markdown
+    assert "| status |" in markdown and "Reads are cache-resident below" in markdown
+    assert "## Serving: ContinuousBatchingPipeline" in markdown and "| 2 users |" in markdown
     assert all((out / f"{name}.png").stat().st_size > 1000 for name in ("tokens_per_s", "roofline_fraction"))
 
 

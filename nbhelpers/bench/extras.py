@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nbhelpers.bench import engines as eng
+from nbhelpers.cache import build_once
+from nbhelpers.settings import cache_dir
 from nbhelpers.timing import interleaved
+
+if TYPE_CHECKING:
+    from nbhelpers.bench.run import BenchConfig
 
 
 def speculative(target_dir: Path, draft_dir: Path, prompts: list[str], new_tokens: int = 64,
@@ -167,3 +174,44 @@ def kv_cache_step(stateful_dir: Path, stateless_dir: Path, context: int = 1024, 
         "stateless_ms": median_ms(lambda: stateless.infer({**step_inputs(new_token, context), **past})),
         "no_cache_ms": median_ms(lambda: stateless.infer({**step_inputs(tokens[:, :context + 1], 0), **empty})),
     }
+
+
+def run_extras(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """Measure speculative decoding, LoRA overhead and the KV-cache as the benchmark's config asks; return
+    {"speculative", "lora", "kv_cache"} for the results (on the tiny model with `config.quick`)."""
+    size = "tiny" if config.quick else "125m"
+    root = cache_dir() / "bench" / size
+    source = eng.build_model(size, root / "hf")
+    fp16 = eng.export_openvino(source, root / "ov-fp16", "fp16")
+    out: dict[str, Any] = {}
+    rng = np.random.default_rng(1)
+    prompt_sets = [[int(t) for t in rng.integers(3, 900, config.short_prompt)] for _ in range(8)]
+
+    log("speculative decoding on the demo pair")
+    if config.quick:  # the tiny model drafts for itself: exercises the code, not the speed-up
+        target, draft, name, prompts = fp16, fp16, f"{size} model drafting for itself", ["Hello", "Tell me a story"]
+    else:
+        from nbhelpers.demos.corpus import chat_corpus
+        from nbhelpers.export import llm_dir
+
+        target, draft = llm_dir("nbhelpers/demo-llm-padded"), llm_dir("nbhelpers/demo-llm-draft")
+        name = "demo target padded to ~100 M + demo draft (notebook 03)"
+        prompts = [c.user for c in chat_corpus("heldout")]
+    sweep = {k: speculative(target, draft, prompts, new_tokens=config.new_tokens, assistant_tokens=k,
+                            repeats=config.repeats) for k in ((4,) if config.quick else (2, 3, 4, 5, 6))}
+    best = max(sweep, key=lambda k: sweep[k]["speedup"])
+    out["speculative"] = {"model": name, **sweep[best], "median_over_sweep": statistics.median(
+                              v["speedup"] for v in sweep.values()),
+                          "sweep": {k: {"speedup": v["speedup"], "acceptance": v["acceptance"],
+                                        "identical_output": v["identical_output"]} for k, v in sweep.items()}}
+    log("LoRA adapter overhead")
+    adapter = build_once(root / "lora-rank16", lambda tmp: make_random_adapter(source, tmp),
+                         required=("adapter_model.safetensors",)) / "adapter_model.safetensors"
+    out["lora"] = {"model": f"{size} random Llama, fp16 IR", "rank": 16,
+                   **lora_overhead(fp16, adapter, prompt_sets, new_tokens=config.new_tokens,
+                                   repeats=max(config.repeats, 3))}
+    log("KV-cache: stateful vs stateless vs no cache")
+    stateless = eng.export_openvino(source, root / "ov-fp16-stateless", "fp16", "--disable-stateful")
+    out["kv_cache"] = {"model": f"{size} random Llama, fp16 IR",
+                       **kv_cache_step(fp16, stateless, context=config.long_prompt)}
+    return out

@@ -1,7 +1,12 @@
 """llama.cpp (through llama-cpp-python) as a benchmark peer: GGUF conversion, quantisation and a timed greedy loop.
 
-Needs `make bench`, which builds llama-cpp-python from source and unpacks its source archive: the
-converter (`convert_hf_to_gguf.py`) and the `gguf` package ship in the archive, not in the wheel.
+Needs `make bench`, which builds llama-cpp-python from source for this CPU (GGML_NATIVE: AVX-512, AMX, ...
+when present) and unpacks its source archive: the converter (`convert_hf_to_gguf.py`) and the `gguf` package
+ship in the archive, not in the wheel.
+
+Known case (llama-cpp-python 0.3.36, Intel Xeon with AMX, native build): the first q8_0 generation killed the
+process with SIGSEGV. Each quantized configuration therefore declares a fallback that loads the model with
+`use_extra_bufts = False`, which keeps ggml from placing weights in its extra buffer types (AMX, repacked layouts).
 """
 
 from __future__ import annotations
@@ -11,10 +16,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from nbhelpers.bench.engines import Timing
+from nbhelpers.bench.workers import EngineSpec
 from nbhelpers.cache import build_once
 from nbhelpers.settings import project_root
+
+NO_EXTRA_BUFFERS = "no extra buffer types (AMX off)"
 
 
 def _installed_version() -> str:
@@ -47,12 +56,24 @@ convert_hf_to_gguf.main()
 """
 
 
+def _bench_src() -> Path:
+    return (project_root() or Path.cwd()) / ".venv" / "bench-src"
+
+
+def cmake_args() -> str:
+    """Return the CMAKE_ARGS llama-cpp-python was built with, as `make bench-install` recorded them."""
+    recorded = _bench_src() / "cmake-args.txt"
+    if recorded.is_file():
+        return recorded.read_text(encoding="utf-8").strip() or "(none: llama.cpp's defaults, GGML_NATIVE=ON)"
+    return "not recorded (llama-cpp-python was not installed by `make bench-install`)"
+
+
 def llama_cpp_source() -> Path:
     """Return llama.cpp's source folder (converter, gguf-py): `NBHELPERS_LLAMA_CPP_SRC` or `make bench`'s copy.
 
     Raises FileNotFoundError with what to run when it is missing.
     """
-    unpacked = (project_root() or Path.cwd()) / ".venv" / "bench-src" / f"llama_cpp_python-{_installed_version()}"
+    unpacked = _bench_src() / f"llama_cpp_python-{_installed_version()}"
     default = unpacked / "vendor" / "llama.cpp"
     folder = Path(os.environ.get("NBHELPERS_LLAMA_CPP_SRC", default))
     if not (folder / "convert_hf_to_gguf.py").is_file():
@@ -96,20 +117,67 @@ def gguf_weight_bytes(path: Path) -> int:
     return sum(int(t.n_bytes) for t in GGUFReader(path).tensors if t.name != "token_embd.weight")
 
 
+def engine_spec(path: Path, kind: str) -> EngineSpec:
+    """Return the worker spec of the GGUF at `path` (`kind`: f16, q8_0, ...); a quantized one falls back to loading
+    without extra buffer types if it crashes or hangs."""
+    factory = f"{__name__}:LlamaCppEngine"
+    fallback = None
+    if kind != "f16":
+        label = f"{kind}, {NO_EXTRA_BUFFERS}"
+        fallback = EngineSpec("llama.cpp", label, factory, {"path": str(path), "precision": label,
+                                                            "extra_buffer_types": False})
+    return EngineSpec("llama.cpp", kind, factory, {"path": str(path), "precision": kind}, fallback)
+
+
+def disable_extra_buffer_types() -> None:
+    """Make `Llama(...)` in this process load models with `use_extra_bufts = False`.
+
+    `Llama` has no argument for it: the field exists only in the low-level `llama_model_params` struct, which
+    `Llama.__init__` takes from `llama_cpp.llama_cpp.llama_model_default_params()`; this wraps that function.
+    Meant for a worker process that loads one model. Raises RuntimeError if the installed version lacks the field.
+    """
+    import llama_cpp.llama_cpp as low
+
+    default = low.llama_model_default_params
+    if not hasattr(default(), "use_extra_bufts"):
+        raise RuntimeError("this llama-cpp-python has no llama_model_params.use_extra_bufts (0.3.36 has)")
+
+    def without_extra_buffer_types() -> Any:
+        params = default()
+        params.use_extra_bufts = False
+        return params
+
+    low.llama_model_default_params = without_extra_buffer_types
+
+
 class LlamaCppEngine:
-    """A GGUF model in llama.cpp, greedy decoding with EOS banned, all cores."""
+    """A GGUF model in llama.cpp, greedy decoding with EOS banned, all cores.
+
+    `extra_buffer_types=False` loads it without ggml's extra buffer types (no AMX, no repacked weights).
+    """
 
     engine = "llama.cpp"
 
-    def __init__(self, path: Path, precision: str, n_ctx: int = 2048) -> None:
+    def __init__(self, path: Path, precision: str, n_ctx: int = 2048, extra_buffer_types: bool = True) -> None:
         import psutil
         from llama_cpp import Llama
 
+        if not extra_buffer_types:
+            disable_extra_buffer_types()
         threads = psutil.cpu_count(logical=False) or 1  # as torch and OpenVINO use by default: physical cores
-        self.precision = precision
+        self.precision, self.extra_buffer_types = precision, extra_buffer_types
+        # verbose: llama.cpp's loading messages go to the worker's log, whose end a crash row shows
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                         flash_attn=True, verbose=False, seed=0)
+                         flash_attn=True, verbose=True, seed=0)
         self.weight_bytes = gguf_weight_bytes(path)
+
+    def build_info(self) -> dict[str, Any]:
+        """Return `llama_print_system_info()` (the CPU features compiled in, e.g. AMX_INT8 = 1), the CMAKE_ARGS of
+        the build and whether the extra buffer types were allowed."""
+        import llama_cpp
+
+        return {"system_info": llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
+                "cmake_args": cmake_args(), "extra_buffer_types": self.extra_buffer_types}
 
     def _next_token(self) -> int:
         import llama_cpp

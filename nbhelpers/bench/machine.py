@@ -1,9 +1,10 @@
-"""What machine a benchmark ran on, and how fast its memory is."""
+"""What machine a benchmark ran on, how fast its memory is, and up to what working set its caches serve reads."""
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,12 @@ def machine_line(machine: dict[str, Any]) -> str:
             f"{machine['memory_gib']} GiB, {flags}")
 
 
+def cpu_slug(machine: dict[str, Any]) -> str:
+    """Return the CPU model as a folder name: 'Intel(R) Xeon(R) Platinum 8480+' -> 'intel-xeon-platinum-8480'."""
+    name = re.sub(r"\((R|TM|tm|r)\)|\bCPU\b|@.*$|\d+-Core Processor", " ", machine["cpu"])
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "unknown-cpu"
+
+
 def memory_bandwidth(mib: int = 512, repeats: int = 5, threads: int | None = None) -> dict[str, float]:
     """Measure memory bandwidth in GB/s with all cores: STREAM-style read, copy and triad over large arrays.
 
@@ -72,3 +79,49 @@ def memory_bandwidth(mib: int = 512, repeats: int = 5, threads: int | None = Non
             best = min(best, time.perf_counter() - start)
         result[name] = arrays * nbytes / best / 1e9
     return result
+
+
+def working_set_sweep(max_mib: int = 2048, min_mib: int = 1, seconds: float = 0.1) -> dict[int, float]:
+    """Measure read bandwidth (GB/s) for working sets of `min_mib` to `max_mib` MiB, doubling; return {MiB: GB/s}.
+
+    For each size, torch sums that many MiB at the start of one float32 buffer on all its threads, over and over
+    for about `seconds` (small sizes in batches, so that the call overhead does not count); each figure is the
+    best pass.
+    Reads served by the caches come out faster than the large-buffer plateau: see cache_resident_limit.
+    Needs `max_mib` MiB of memory; a few seconds in all.
+    """
+    import torch
+
+    buffer = torch.ones(max_mib * 2**20 // 4)
+    result = {}
+    mib = min_mib
+    while mib <= max_mib:
+        view = buffer[: mib * 2**20 // 4]
+        batch = max(1, 64 // mib)  # at least 64 MiB read per timed pass
+        view.sum()  # warm up: the buffer's pages and, where it fits, the caches
+        best, deadline, passes = float("inf"), time.perf_counter() + seconds, 0
+        while passes < 3 or time.perf_counter() < deadline:
+            start = time.perf_counter()
+            for _ in range(batch):
+                view.sum()
+            best = min(best, (time.perf_counter() - start) / batch)
+            passes += 1
+        result[mib] = mib * 2**20 / best / 1e9
+        mib *= 2
+    return result
+
+
+def cache_resident_limit(sweep: dict[int, float], tolerance: float = 0.15) -> int:
+    """Return X (MiB): the smallest working set of the sweep from which on read bandwidth stays within `tolerance`
+    of the large-buffer plateau (the better of the two largest sizes: on a shared machine noise only slows a
+    pass down). Below X, reads come (partly) from the caches. This is measured because lscpu's L3 size is not
+    to be trusted on a virtual machine.
+    """
+    sizes = sorted(sweep)
+    plateau = max(sweep[s] for s in sizes[-2:])
+    limit = sizes[-1]
+    for size in reversed(sizes):
+        if sweep[size] > plateau * (1 + tolerance):
+            break
+        limit = size
+    return limit

@@ -1,23 +1,37 @@
-"""Run the benchmark: build the models, measure every engine interleaved, then the extras; return the results."""
+"""Run the benchmark: sweep the caches, build the models, measure every engine configuration interleaved, each in its
+own worker process, then the extras; return the results.
+
+Each configuration's row (measured, or how it failed) is appended to `rows.jsonl` in the output folder as soon as
+it is known, so an interrupted run keeps what it measured.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from nbhelpers.bench import engines as eng
-from nbhelpers.bench import extras
-from nbhelpers.bench.machine import describe_machine, memory_bandwidth
-from nbhelpers.cache import build_once
-from nbhelpers.settings import cache_dir
-from nbhelpers.timing import interleaved
+from nbhelpers.bench import extras, serving
+from nbhelpers.bench.kernels import engine_builds, kernel_notes
+from nbhelpers.bench.machine import (
+    cache_resident_limit,
+    cpu_slug,
+    describe_machine,
+    memory_bandwidth,
+    working_set_sweep,
+)
+from nbhelpers.bench.report import append_row
+from nbhelpers.bench.workers import EngineSpec, Measured, run_interleaved
+from nbhelpers.settings import cache_dir, project_root
 
 # OpenVINO variants: (label, export folder, optimum-cli --weight-format and flags, pipeline properties).
 # The plain labels are what you get without asking; the others change one knob to show what it is worth.
@@ -30,13 +44,19 @@ OV_VARIANTS: tuple[tuple[str, str, tuple[str, ...], dict[str, Any]], ...] = (
     ("int4 sym channel-wise", "int4-sym-cw", ("int4", "--sym", "--group-size", "-1"), {}),
 )
 LLAMA_CPP_TYPES = ("f16", "q8_0", "q4_0", "q4_k_m")
+# The large sizes run only the pairs at equal bit widths (about 20 minutes for the whole benchmark on two cores).
+LARGE_SIZE_VARIANTS = {"openvino": ("int8", "int4", "int4 sym channel-wise"), "llama.cpp": ("q8_0", "q4_0")}
 
 
 @dataclass
 class BenchConfig:
-    """What to run. `quick` shrinks everything so that a unit test can exercise the code paths."""
+    """What to run. `quick` shrinks everything so that a unit test can exercise the code paths.
 
-    sizes: tuple[str, ...] = ("125m", "0.5b")
+    `sizes` are keys of engines.SIZES, or "large": the smallest large size whose int4 weights leave the caches.
+    `timeout` is the limit in seconds for each call to an engine's worker (loading, or one repetition).
+    """
+
+    sizes: tuple[str, ...] = ("125m", "0.5b", "large")
     engines: tuple[str, ...] = ("pytorch", "openvino", "llama.cpp")
     new_tokens: int = 64
     short_prompt: int = 32
@@ -45,135 +65,152 @@ class BenchConfig:
     warmup: int = 1
     extras: bool = True
     quick: bool = False
+    timeout: float = 600.0
+    cache_sweep_mib: int = 2048
     ov_variants: tuple[str, ...] = field(default_factory=lambda: tuple(v[0] for v in OV_VARIANTS))
 
     @classmethod
     def quick_config(cls) -> BenchConfig:
         """Return the configuration of `--quick`: the tiny model, PyTorch fp32 and OpenVINO fp16/int8, one run each."""
         return cls(sizes=("tiny",), engines=("pytorch", "openvino"), new_tokens=8, short_prompt=8, long_prompt=64,
-                   repeats=1, warmup=1, quick=True, ov_variants=("fp16", "int8"))
+                   repeats=1, warmup=1, quick=True, cache_sweep_mib=256, ov_variants=("fp16", "int8"))
 
 
 def _bf16_supported(machine: dict[str, Any]) -> bool:
     return any(f in machine["flags"] for f in ("avx512_bf16", "amx_bf16"))
 
 
-def _load_engines(size: str, config: BenchConfig, machine: dict[str, Any], notes: list[str],
-                  log: Callable[[str], None]) -> list[eng.Engine]:
+def engine_specs(size: str, config: BenchConfig, machine: dict[str, Any], notes: list[str],
+                 log: Callable[[str], None]) -> list[EngineSpec]:
+    """Build (or take from the cache) the model of `size` in every format asked for; return the workers' specs.
+
+    A large size gets only the equal-bit-width configurations (LARGE_SIZE_VARIANTS).
+    """
     root = cache_dir() / "bench" / size
     log(f"[{size}] building the random-weight model (cached)")
     source = eng.build_model(size, root / "hf")
-    loaded: list[eng.Engine] = []
+    large = size in eng.LARGE_SIZES
+
+    def wanted(engine: str, label: str) -> bool:
+        return not large or label in LARGE_SIZE_VARIANTS.get(engine, ())
+
+    specs: list[EngineSpec] = []
     if "pytorch" in config.engines:
         precisions = ["fp32"] + (["bf16"] if _bf16_supported(machine) and not config.quick else [])
-        loaded += [eng.TorchEngine(source, p) for p in precisions]
+        torch_engine = "nbhelpers.bench.engines:TorchEngine"
+        specs += [EngineSpec("pytorch", p, torch_engine, {"source": str(source), "precision": p})
+                  for p in precisions if wanted("pytorch", p)]
     if "openvino" in config.engines:
         for label, variant, (weight_format, *flags), properties in OV_VARIANTS:
-            if label in config.ov_variants:
+            if label in config.ov_variants and wanted("openvino", label):
                 log(f"[{size}] OpenVINO export {variant} (cached)")
                 folder = eng.export_openvino(source, root / f"ov-{variant}", weight_format, *flags)
-                loaded.append(eng.GenAIEngine(folder, label, **properties))
+                specs.append(EngineSpec("openvino", label, "nbhelpers.bench.engines:GenAIEngine",
+                                        {"model_dir": str(folder), "precision": label, **properties}))
     if "llama.cpp" in config.engines:
         if importlib.util.find_spec("llama_cpp") is None:
-            notes.append("llama.cpp skipped: llama-cpp-python is not installed (`make bench` installs it).")
+            note = "llama.cpp skipped: llama-cpp-python is not installed (`make bench` installs it)."
+            notes += [note] if note not in notes else []
         else:
             from nbhelpers.bench import llama_cpp_engine
 
             for kind in LLAMA_CPP_TYPES:
-                log(f"[{size}] llama.cpp GGUF {kind} (cached)")
-                gguf = llama_cpp_engine.gguf_file(source, root / "gguf", kind)
-                loaded.append(llama_cpp_engine.LlamaCppEngine(gguf, kind))
-    return loaded
+                if wanted("llama.cpp", kind):
+                    log(f"[{size}] llama.cpp GGUF {kind} (cached)")
+                    specs.append(llama_cpp_engine.engine_spec(
+                        llama_cpp_engine.gguf_file(source, root / "gguf", kind), kind))
+    return specs
 
 
-def _decode_records(size: str, loaded: list[eng.Engine], config: BenchConfig,
-                    log: Callable[[str], None]) -> list[dict[str, Any]]:
+def decode_row(size: str, measured: Measured, out_dir: Path | None = None) -> dict[str, Any]:
+    """Return the result row of one configuration: medians of its runs, or its status and the end of its log."""
+    row: dict[str, Any] = {"size": size, "engine": measured.spec.engine, "precision": measured.spec.precision,
+                           "params": eng.parameter_count(eng.SIZES[size]), "status": measured.status}
+    if "weight_bytes" in measured.info:
+        row["weight_bytes"] = measured.info["weight_bytes"]
+    if measured.status == "ok":
+        short = [eng.Timing(**answer[0]) for answer in measured.results]
+        long = [eng.Timing(**answer[1]) for answer in measured.results]
+        tps = [t.tokens_per_s for t in short]
+        row.update(tokens_per_s=statistics.median(tps), tokens_per_s_low=min(tps), tokens_per_s_high=max(tps),
+                   ttft_ms=statistics.median(t.ttft_ms for t in short),
+                   ttft_long_ms=statistics.median(t.ttft_ms for t in long))
+    else:
+        log = measured.log.relative_to(out_dir) if out_dir and measured.log.is_relative_to(out_dir) else measured.log
+        row.update(failed_during=measured.failed_during, stderr_tail=_without_local_paths(measured.stderr_tail),
+                   log=str(log))
+    if measured.info.get("build"):
+        row["build"] = measured.info["build"]
+    return row
+
+
+def _without_local_paths(text: str) -> str:
+    """Shorten the checkout's and the home folder's paths (results are committed): '/home/me/x' -> '~/x'."""
+    for folder, short in ((project_root(), "."), (Path.home(), "~")):
+        if folder is not None and str(folder) not in ("/", "."):
+            text = text.replace(str(folder), short)
+    return text
+
+
+def measure_size(size: str, specs: list[EngineSpec], config: BenchConfig, out_dir: Path,
+                 log: Callable[[str], None] = print, load_timeout: float | None = None) -> list[dict[str, Any]]:
+    """Measure every spec on the same prompts, interleaved, each in its own worker; return the rows in spec order.
+
+    Each row is appended to `out_dir/rows.jsonl` as soon as it is known; the workers' logs go to `out_dir/logs/`.
+    Loading a worker may take `load_timeout` seconds (default: config.timeout, like every run).
+    """
     rng = np.random.default_rng(0)
     runs = config.warmup + config.repeats
     # The same token ids for every engine, a fresh prompt for every run: no engine can serve one from a prefix cache.
     prompts = {(rep, n): [int(t) for t in rng.integers(3, 900, n)]
                for rep in range(runs) for n in (config.short_prompt, config.long_prompt)}
 
-    bar = tqdm(total=runs * len(loaded), desc=f"measuring {size}", unit="run", disable=config.quick)
+    def request(rep: int) -> list[tuple[list[int], int]]:
+        return [(prompts[(rep, config.short_prompt)], config.new_tokens), (prompts[(rep, config.long_prompt)], 2)]
 
-    def measure(e: eng.Engine) -> Callable[[int], tuple[eng.Timing, eng.Timing]]:
-        def once(rep: int) -> tuple[eng.Timing, eng.Timing]:
-            short = e.generate(prompts[(rep, config.short_prompt)], config.new_tokens)
-            long = e.generate(prompts[(rep, config.long_prompt)], 2)
-            log(f"[{size}] {e.engine} {e.precision}: {short.tokens_per_s:.1f} tokens/s, TTFT {short.ttft_ms:.0f} ms "
-                f"/ {long.ttft_ms:.0f} ms" + (" (warm-up)" if rep < config.warmup else ""))
-            bar.update()
-            return short, long
-        return once
+    bar = tqdm(total=runs * len(specs), desc=f"measuring {size}", unit="run", disable=config.quick)
+    rows: dict[int, dict[str, Any]] = {}
 
-    results = interleaved({f"{e.engine} {e.precision}": measure(e) for e in loaded},
-                          repeats=config.repeats, warmup=config.warmup)
+    def on_run(measured: Measured, rep: int, answer: list[dict[str, float]]) -> None:
+        short, long = (eng.Timing(**t) for t in answer)
+        log(f"[{size}] {measured.spec.label}: {short.tokens_per_s:.1f} tokens/s, TTFT {short.ttft_ms:.0f} ms "
+            f"/ {long.ttft_ms:.0f} ms" + (" (warm-up)" if rep < config.warmup else ""))
+        bar.update()
+
+    def on_done(measured: Measured) -> None:
+        rows[id(measured)] = row = decode_row(size, measured, out_dir)
+        if measured.status != "ok":
+            log(f"[{size}] {measured.spec.label}: {measured.status} ({measured.failed_during}); see {row['log']}")
+        append_row(out_dir / "rows.jsonl", row)
+
+    measured = run_interleaved(specs, request, config.warmup, config.repeats, config.timeout, out_dir / "logs" / size,
+                               on_run, on_done, load_timeout)
     bar.close()
-    params = eng.parameter_count(eng.SIZES[size])
-    records = []
-    for e in loaded:
-        timings = results[f"{e.engine} {e.precision}"]
-        tps = [short.tokens_per_s for short, _ in timings]
-        median_tps = statistics.median(tps)
-        records.append({
-            "size": size, "engine": e.engine, "precision": e.precision, "params": params,
-            "weight_bytes": e.weight_bytes, "tokens_per_s": median_tps, "tokens_per_s_low": min(tps),
-            "tokens_per_s_high": max(tps), "ttft_ms": statistics.median(s.ttft_ms for s, _ in timings),
-            "ttft_long_ms": statistics.median(long.ttft_ms for _, long in timings),
-        })
-    reference = next((r["tokens_per_s"] for r in records if (r["engine"], r["precision"]) == ("pytorch", "fp32")), None)
+    records = [rows[id(m)] for m in measured]
+    reference = next((r["tokens_per_s"] for r in records
+                      if (r["engine"], r["precision"], r["status"]) == ("pytorch", "fp32", "ok")), None)
     for r in records:
-        r["vs_pytorch_fp32"] = r["tokens_per_s"] / reference if reference else None
+        if r["status"] == "ok":
+            r["vs_pytorch_fp32"] = r["tokens_per_s"] / reference if reference else None
     return records
 
 
-def _extras(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
-    size = "tiny" if config.quick else "125m"
-    root = cache_dir() / "bench" / size
-    source = eng.build_model(size, root / "hf")
-    fp16 = eng.export_openvino(source, root / "ov-fp16", "fp16")
-    out: dict[str, Any] = {}
-    rng = np.random.default_rng(1)
-    prompt_sets = [[int(t) for t in rng.integers(3, 900, config.short_prompt)] for _ in range(8)]
-
-    log("speculative decoding on the demo pair")
-    if config.quick:  # the tiny model drafts for itself: exercises the code, not the speed-up
-        target, draft, name, prompts = fp16, fp16, f"{size} model drafting for itself", ["Hello", "Tell me a story"]
-    else:
-        from nbhelpers.demos.corpus import chat_corpus
-        from nbhelpers.export import llm_dir
-
-        target, draft = llm_dir("nbhelpers/demo-llm-padded"), llm_dir("nbhelpers/demo-llm-draft")
-        name = "demo target padded to ~100 M + demo draft (notebook 03)"
-        prompts = [c.user for c in chat_corpus("heldout")]
-    sweep = {k: extras.speculative(target, draft, prompts, new_tokens=config.new_tokens, assistant_tokens=k,
-                                   repeats=config.repeats) for k in ((4,) if config.quick else (2, 3, 4, 5, 6))}
-    best = max(sweep, key=lambda k: sweep[k]["speedup"])
-    out["speculative"] = {"model": name, **sweep[best], "median_over_sweep": statistics.median(
-                              v["speedup"] for v in sweep.values()),
-                          "sweep": {k: {"speedup": v["speedup"], "acceptance": v["acceptance"],
-                                        "identical_output": v["identical_output"]} for k, v in sweep.items()}}
-    log("LoRA adapter overhead")
-    adapter = build_once(root / "lora-rank16", lambda tmp: extras.make_random_adapter(source, tmp),
-                         required=("adapter_model.safetensors",)) / "adapter_model.safetensors"
-    out["lora"] = {"model": f"{size} random Llama, fp16 IR", "rank": 16,
-                   **extras.lora_overhead(fp16, adapter, prompt_sets, new_tokens=config.new_tokens,
-                                          repeats=max(config.repeats, 3))}
-    log("KV-cache: stateful vs stateless vs no cache")
-    stateless = eng.export_openvino(source, root / "ov-fp16-stateless", "fp16", "--disable-stateful")
-    out["kv_cache"] = {"model": f"{size} random Llama, fp16 IR",
-                       **extras.kv_cache_step(fp16, stateless, context=config.long_prompt)}
-    return out
-
-
-def run_bench(config: BenchConfig, command: str = "python -m nbhelpers.bench",
+def run_bench(config: BenchConfig, out_dir: Path | None = None, command: str = "python -m nbhelpers.bench",
               log: Callable[[str], None] = tqdm.write) -> dict[str, Any]:
     """Run the benchmark described by `config` and return the results as a JSON-ready dict.
 
-    `command` is recorded in the results (the command line that reproduces them); `log` gets progress lines.
+    Rows are appended to `out_dir/rows.jsonl` as they are measured (a new temporary folder if None) and the
+    workers' logs go to `out_dir/logs/`. `command` is recorded in the results (the command line that reproduces
+    them); `log` gets progress lines.
     """
     started = time.time()
     machine = describe_machine()
+    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="nbhelpers-bench-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "rows.jsonl").write_text("", encoding="utf-8")
+    log("measuring read bandwidth against working-set size")
+    sweep = working_set_sweep(max_mib=config.cache_sweep_mib)
+    cache_mib = cache_resident_limit(sweep)
     samples: list[dict[str, float]] = []
 
     def sample_bandwidth() -> float:  # the host's memory speed drifts: sample it between measurements
@@ -185,25 +222,61 @@ def run_bench(config: BenchConfig, command: str = "python -m nbhelpers.bench",
     import torch
 
     results: dict[str, Any] = {
-        "machine": machine, "config": asdict(config), "command": command, "decode": [], "notes": [],
-        "versions": _versions(), "threads": {"pytorch": torch.get_num_threads(), "llama.cpp": machine["physical_cores"],
-                                             "openvino": "CPU plugin default (one stream, physical cores)"},
+        "machine": machine, "cpu_slug": cpu_slug(machine), "config": asdict(config), "command": command,
+        "cache": {"resident_below_mib": cache_mib, "sweep_gbs": {str(k): round(v, 1) for k, v in sweep.items()}},
+        "decode": [], "notes": [], "versions": _versions(),
+        "threads": {"pytorch": torch.get_num_threads(), "llama.cpp": machine["physical_cores"],
+                    "openvino": "CPU plugin default (one stream, physical cores)"},
     }
-    for size in config.sizes:
-        loaded = _load_engines(size, config, machine, results["notes"], log)
+    results["sizes"] = _resolve_sizes(config.sizes, cache_mib, results)
+    for size in results["sizes"]:
+        specs = engine_specs(size, config, machine, results["notes"], log)
         sample_bandwidth()
-        results["decode"] += _decode_records(size, loaded, config, log)
-        del loaded
+        results["decode"] += measure_size(size, specs, config, out_dir, log)
     bandwidth_gbs = sample_bandwidth()
     for record in results["decode"]:  # against the best bandwidth seen in the whole run
-        record["roofline_fraction"] = record["weight_bytes"] * record["tokens_per_s"] / (bandwidth_gbs * 1e9)
+        if record["status"] == "ok":
+            record["roofline_fraction"] = record["weight_bytes"] * record["tokens_per_s"] / (bandwidth_gbs * 1e9)
+            # weights that (nearly) fit in the caches are not read from memory: no roofline
+            record["cache_resident"] = record["weight_bytes"] < 2 * cache_mib * 2**20
     best = max(samples, key=lambda s: max(s.values()))
     results.update(bandwidth=best, bandwidth_gbs=bandwidth_gbs,
                    bandwidth_samples_gbs=[round(max(s.values()), 1) for s in samples])
+    if "openvino" in config.engines:
+        results["serving"] = _serving(results["sizes"][-1], config, out_dir, log)
+    results["build"] = engine_builds(results["decode"])
+    results["notes"] += kernel_notes(machine, results["build"], results["decode"])
     if config.extras:
-        results.update(_extras(config, log))
+        results.update(extras.run_extras(config, log))
     results["seconds"] = round(time.time() - started)
     return results
+
+
+def _serving(size: str, config: BenchConfig, out_dir: Path, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Serving rows on the last (largest) size, int4 (fp16 in the quick run): 1, 4 and 8 users at once."""
+    root = cache_dir() / "bench" / size
+    weights = "fp16" if config.quick else "int4"
+    folder = eng.export_openvino(eng.build_model(size, root / "hf"), root / f"ov-{weights}", weights)
+    users = (1, 2) if config.quick else serving.USERS
+    log(f"[{size}] serving: {', '.join(map(str, users))} users at once, OpenVINO {weights}")
+    return serving.measure_serving(size, folder, weights, config, out_dir, users)
+
+
+def _resolve_sizes(sizes: tuple[str, ...], cache_mib: int, results: dict[str, Any]) -> list[str]:
+    """Replace "large" by the smallest large size whose int4 weights are >= 2x the cache-resident limit; say why."""
+    if "large" not in sizes:
+        return list(sizes)
+    large = eng.pick_large_size(cache_mib)
+    int4_mib = eng.int4_weight_bytes(large) / 2**20
+    enough = int4_mib >= 2 * cache_mib
+    results["large_size"] = {"size": large, "int4_weight_mib": round(int4_mib), "leaves_cache": enough}
+    pairs = "; ".join(f"{engine} {', '.join(labels)}" for engine, labels in LARGE_SIZE_VARIANTS.items())
+    relation = "at least" if enough else "less than (no larger size is defined)"
+    results["notes"].append(
+        f"Large size: {large} ({eng.parameter_count(eng.SIZES[large]) / 1e9:.2f} B parameters): its int4 weights, "
+        f"about {int4_mib:.0f} MiB read per token, are {relation} twice the {cache_mib} MiB below which reads are "
+        f"cache-resident here. It runs only the rows at equal bit widths: {pairs}.")
+    return list(dict.fromkeys(large if s == "large" else s for s in sizes))
 
 
 def _versions() -> dict[str, str]:
