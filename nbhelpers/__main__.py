@@ -1,18 +1,25 @@
-"""Command line: `python -m nbhelpers doctor | prepare [NOTEBOOK|all] | telemetry [status|opt-out]`."""
+"""Command line: `python -m nbhelpers doctor | prepare [NOTEBOOK|all] | tune [--model-dir DIR] [--quick] [--json FILE] |
+telemetry [status|opt-out]`."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import importlib.util
+import json
 import platform
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
 
 import nbhelpers
 from nbhelpers import telemetry
 from nbhelpers.cache import folder_size, human_size
+from nbhelpers.errors import NbhelpersError
 from nbhelpers.settings import cache_dir, offline_reason
+from nbhelpers.timing import Spread, markdown_table
 
 # What each notebook needs prepared: (model role, export_llm arguments). Shared exports are built once.
 FP16 = ("fp16",)
@@ -144,6 +151,61 @@ def prepare(notebooks: Sequence[str]) -> int:
     return 0
 
 
+def tune(model_dir: Path | None, quick: bool, json_file: Path | None) -> int:
+    """Measure OpenVINO's CPU knobs here, print the table and the recommendation (and write them as JSON)."""
+    from nbhelpers import tune as tuner
+
+    try:
+        config = tuner.TuneConfig.quick(model_dir) if quick else tuner.TuneConfig(model_dir)
+    except NbhelpersError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(offline_reason())
+    report = tuner.tune(config)
+    _print_tune_report(report)
+    if json_file is not None:
+        json_file.write_text(json.dumps(report, indent=2, default=lambda o: asdict(o) if isinstance(o, Spread)
+                                        else str(o)), encoding="utf-8")  # a spread: {median, low, high, values}
+        print(f"written: {json_file}")
+    return 0 if report["recommendation"] else 1
+
+
+def _ratio(s: Spread | None) -> str:
+    return "-" if s is None else f"{s.median:.2f}x [{s.low:.2f}-{s.high:.2f}]"
+
+
+def _print_tune_report(report: dict[str, Any]) -> None:
+    m, s, rec, quality = report["machine"], report["settings"], report["recommendation"], report["quality"]
+    print(f"\n{report['model']} on {m['cpu']} ({m['cpu_count']} cores, default precision {m['default_precision']}): "
+          f"{s['prompt_tokens']}-token prompts, {s['new_tokens']} new tokens; median [min-max] of {s['repeats']} "
+          f"runs after {s['warmup']} warm-up, in turns\n")
+    print(markdown_table({str(i): {
+        "stage": r["stage"], "configuration": r["label"], "decode tokens/s": str(r.get("decode_tps") or "-"),
+        "TTFT ms": str(r.get("ttft_ms") or "-"), "speed-up over defaults": _ratio(r.get("speedup")),
+        "note": "best so far" if r.get("chosen") else "" if r["status"] == "ok" else r["status"],
+    } for i, r in enumerate(report["rows"], 1)}))
+    if report["warning"]:
+        print(f"\nWARNING: {report['warning']}")
+    if rec is None:
+        print("\nNo recommendation: no configuration ran (the table says why).")
+        return
+    fallback = "128" in (rec["export_flags"] or [])  # optimum-cli's default for other widths is an error
+    print(f"\nRecommended on this machine (decode {_ratio(rec['speedup'])} the defaults' tokens/s):")
+    print(f"  export:    {rec['export_command'] or 'the folder as it is'}")
+    if fallback:
+        print("             (add --group-size-fallback adjust for a model whose layer widths are not multiples of 128)")
+    print(f"  ov_config: {json.dumps(rec['ov_config'])}  ->  openvino_genai.LLMPipeline(folder, 'CPU', **ov_config)")
+    print(f"Quality cost on {quality['model']}: KL divergence of next-token distributions from {quality['reference']} "
+          f"at {json.dumps(quality['reference_settings'])}, each knob added to those above:")
+    default = f"precision default ({m['default_precision']})"  # name what the CPU's default is
+    for knob, kl in quality["kl"].items():
+        print(f"  {knob.replace('precision default', default):28} KL {kl:.1e}")
+    if quality["error"]:
+        print(f"  not measured: {quality['error']}")
+    elif not quality["kl"]:
+        print("  none: no recommended knob changes the numerics")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = argparse.ArgumentParser(prog="python -m nbhelpers", description=__doc__)
@@ -151,6 +213,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("doctor", help="check the installation, devices, offline mode and cache")
     prep = sub.add_parser("prepare", help="build and export ahead of time what notebooks need")
     prep.add_argument("notebooks", nargs="*", default=["all"], help="notebook numbers (00, 01, ...) or all")
+    tun = sub.add_parser("tune", help="measure OpenVINO's CPU knobs on this machine; recommend ov_config and export "
+                         "flags (about 3 minutes for the demo on two cores)")
+    tun.add_argument("--model-dir", type=Path, help="an exported OpenVINO LLM folder to tune as it is (default: the "
+                     "demo model, exported in each weight format)")
+    tun.add_argument("--quick", action="store_true", help="a tiny model, few knobs, one run each (for tests)")
+    tun.add_argument("--json", type=Path, metavar="FILE", help="also write the table and recommendation as JSON")
     tel = sub.add_parser("telemetry", help="show or opt out of OpenVINO/NNCF telemetry (sends nothing)")
     tel.add_argument("action", choices=["status", "opt-out"], nargs="?", default="status")
     args = parser.parse_args(argv)
@@ -158,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return doctor()
     if args.command == "prepare":
         return prepare(args.notebooks)
+    if args.command == "tune":
+        return tune(args.model_dir, args.quick, args.json)
     if args.action == "opt-out":
         path = telemetry.consent_file()
         if path is None:
