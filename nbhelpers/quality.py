@@ -46,6 +46,29 @@ def answer_log_probs(request: Any, tokenizer: Any, conversations: Sequence[Conve
     return result
 
 
+def decode_log_probs(request: Any, tokenizer: Any, conversations: Sequence[Conversation]
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Like `answer_log_probs`, but the answer goes in one token at a time, as in decoding, so that the KV-cache's
+    precision shapes the predictions (one pass never reads the cache). Returns (log-probabilities, answer ids) per
+    conversation."""
+
+    def step(ids: np.ndarray, past: int) -> np.ndarray:
+        n = ids.shape[1]
+        return request.infer({"input_ids": ids, "attention_mask": np.ones((1, past + n), np.int64),
+                              "position_ids": np.arange(past, past + n)[None], "beam_idx": np.zeros(1, np.int32)}
+                             )["logits"][0, -1].astype(np.float64)
+
+    result = []
+    for conversation in conversations:
+        ids, start = encode_conversation(tokenizer, conversation)
+        request.reset_state()
+        first = step(ids[:, :start], 0)  # the prompt first, then each answer token after the one before
+        logits = np.stack([first, *(step(ids[:, t:t + 1], t) for t in range(start, ids.shape[1] - 1))])
+        logits -= logits.max(-1, keepdims=True)
+        result.append((logits - np.log(np.exp(logits).sum(-1, keepdims=True)), ids[0, start:]))
+    return result
+
+
 def perplexity(scored: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
     """Return the perplexity of the answer tokens from `answer_log_probs` output."""
     nll = -sum(float(lp[np.arange(len(t)), t].sum()) for lp, t in scored)

@@ -173,35 +173,13 @@ def _run_stage(configs: list[Config], folders: dict[str, Path], cfg: TuneConfig,
     return {}, failed
 
 
-def decode_log_probs(request: Any, tokenizer: Any, conversations: list[Any]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Like `quality.answer_log_probs`, but the answer goes in one token at a time, as in decoding, so that the
-    KV-cache's precision shapes the predictions. Returns (log-probabilities, answer ids) per conversation."""
-    from nbhelpers.quality import encode_conversation
-
-    def step(ids: np.ndarray, past: int) -> np.ndarray:
-        n = ids.shape[1]
-        return request.infer({"input_ids": ids, "attention_mask": np.ones((1, past + n), np.int64),
-                              "position_ids": np.arange(past, past + n)[None], "beam_idx": np.zeros(1, np.int32)}
-                             )["logits"][0, -1].astype(np.float64)
-
-    result = []
-    for conversation in conversations:
-        ids, start = encode_conversation(tokenizer, conversation)
-        request.reset_state()
-        first = step(ids[:, :start], 0)  # the prompt first, then each answer token after the one before
-        logits = np.stack([first, *(step(ids[:, t:t + 1], t) for t in range(start, ids.shape[1] - 1))])
-        logits -= logits.max(-1, keepdims=True)
-        result.append((logits - np.log(np.exp(logits).sum(-1, keepdims=True)), ids[0, start:]))
-    return result
-
-
 def score_knobs(reference: str, steps: list[tuple[str, str, dict[str, str]]], conversations: int) -> dict[str, float]:
     """Child side of `_quality`: {knob: KL divergence from `reference` at REFERENCE settings} for each step."""
     import openvino as ov
     import openvino_genai as ov_genai
 
     from nbhelpers.demos.corpus import chat_corpus
-    from nbhelpers.quality import kl_divergence
+    from nbhelpers.quality import decode_log_probs, kl_divergence
 
     core, tokenizer = ov.Core(), ov_genai.Tokenizer(reference)
     chats = chat_corpus("heldout", stories_per_pair=1)[:conversations]

@@ -115,7 +115,7 @@ def test_decode_log_probs_matches_one_pass_scoring_and_sees_the_kv_cache(offline
 
     from nbhelpers.demos.corpus import chat_corpus
     from nbhelpers.export import export_llm
-    from nbhelpers.quality import answer_log_probs, kl_divergence
+    from nbhelpers.quality import answer_log_probs, decode_log_probs, kl_divergence
 
     folder = export_llm(tune.DEMO, "fp16")
     core, tokenizer, chats = ov.Core(), ov_genai.Tokenizer(folder), chat_corpus("heldout", stories_per_pair=1)[:2]
@@ -123,14 +123,14 @@ def test_decode_log_probs_matches_one_pass_scoring_and_sees_the_kv_cache(offline
     def request(config: dict[str, str]) -> ov.InferRequest:
         return core.compile_model(folder / "openvino_model.xml", "CPU", config).create_infer_request()
 
-    stepped = tune.decode_log_probs(request(tune.REFERENCE), tokenizer, chats)
+    stepped = decode_log_probs(request(tune.REFERENCE), tokenizer, chats)
     one_pass = answer_log_probs(request(tune.REFERENCE), tokenizer, chats)
     assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(stepped, one_pass, strict=True))
     noise = kl_divergence(one_pass, stepped)  # f32 throughout, only the order of additions differs: measured 9e-9
     assert noise < 1e-6
     u8 = {**tune.REFERENCE, KV: "u8"}
     assert kl_divergence(one_pass, answer_log_probs(request(u8), tokenizer, chats)) == 0  # one pass never reads it
-    assert kl_divergence(stepped, tune.decode_log_probs(request(u8), tokenizer, chats)) > 10 * noise  # measured 7e-6
+    assert kl_divergence(stepped, decode_log_probs(request(u8), tokenizer, chats)) > 10 * noise  # measured 7e-6
 
 
 def test_a_stage_that_overruns_its_timeout_is_stopped_and_reported(tmp_path: Path,
