@@ -217,3 +217,50 @@ def test_phi3_mini_architecture_runs_in_genai_as_pytorch_computes(tmp_path: Path
         answers.append(list(pipe.generate(ov.Tensor(ids), max_new_tokens=8, do_sample=False).tokens[0]))
         assert answers[-1] == expected, (answers[-1], expected)
     assert answers[0] != answers[1], "the random twin's answer depends on its input"
+
+
+def test_08_the_endpoint_encodes_a_chat_prompt_as_generate_does(exports: dict) -> None:
+    """08: TinyLlama's tokenizer adds <s> and its template writes none: the endpoint's prompt has as many tokens as
+    generate()'s (templated, encoded without special tokens) and gets its greedy answer; GenAI's TextStreamer, which
+    the endpoint streams with, joins byte-fallback pieces into whole characters."""
+    import openai
+    import openvino_genai as ov_genai
+
+    from nbhelpers.server import start_server
+
+    folder, f32 = exports[TINY, "fp32"], {"INFERENCE_PRECISION_HINT": "f32"}
+    tokenizer = ov_genai.Tokenizer(folder)
+    assert tokenizer.encode("Hi").input_ids.data[0].tolist()[0] == 1, "the twin's tokenizer adds <s>, as the real one"
+    result = ov_genai.LLMPipeline(folder, "CPU", **f32).generate([PROMPTS[1]], max_new_tokens=12, do_sample=False)
+    with start_server(folder, name="tiny", scheduler={"num_kv_blocks": 32}, properties=f32) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
+        reply = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": PROMPTS[1]}],
+                                               max_tokens=12, temperature=0)
+    assert reply.usage.prompt_tokens == result.perf_metrics.get_num_input_tokens(), "no <s> added to the template"
+    assert reply.choices[0].message.content == result.texts[0]
+    # what 08 says of GenAI 2026.4.1: add_request encodes a string with the special tokens, generate() without them
+    scheduler = ov_genai.SchedulerConfig()
+    scheduler.num_kv_blocks = 32
+    pipe = ov_genai.ContinuousBatchingPipeline(folder, scheduler, "CPU", f32)
+    templated = tokenizer.apply_chat_template([{"role": "user", "content": PROMPTS[1]}], add_generation_prompt=True)
+    greedy = ov_genai.GenerationConfig(max_new_tokens=12, do_sample=False)
+    answers = {}
+    for label, prompt in {"string": templated, "with <s>": tokenizer.encode(templated).input_ids,
+                          "without": tokenizer.encode(templated, add_special_tokens=False).input_ids}.items():
+        handle, tokens = pipe.add_request(0, prompt, greedy), []
+        while pipe.has_non_finished_requests():
+            pipe.step()
+            if handle.can_read():
+                tokens += [t for output in handle.read().values() for t in output.generated_ids]
+        answers[label] = tokenizer.decode(tokens)
+    assert answers["string"] == answers["with <s>"] != answers["without"] == result.texts[0], answers
+
+    text = "Ada 🦉 flew over the café."
+    ids = tokenizer.encode(text, add_special_tokens=False).input_ids.data[0].tolist()
+    pieces: list[str] = []
+    streamer = ov_genai.TextStreamer(tokenizer, lambda piece: pieces.append(piece) or False)
+    for token in ids:
+        streamer.write(token)
+    streamer.end()
+    assert len(ids) > len(text.split()) + 3, "the owl and the é take several byte tokens each"
+    assert "".join(pieces) == tokenizer.decode(ids) and not any("\ufffd" in piece for piece in pieces), pieces

@@ -1,8 +1,9 @@
 """Twins of the real default LLMs: SmolLM2 (00-04, 03's pair) and TinyLlama (07).
 
 Real: architecture, hidden size, heads, KV heads, head_dim, vocabulary and special token ids, rope_theta, tied or
-untied embeddings, the tokenizer kind and chat template. Shrunk: two decoder layers. Sources: the hub files of each
-model as copied in public repositories (config.json, generation_config.json, tokenizer_config.json):
+untied embeddings, the tokenizer kind, whether it adds <s> (TinyLlama's does) and the chat template. Shrunk: two
+decoder layers. Sources: the hub files of each model as copied in public repositories (config.json,
+generation_config.json, tokenizer_config.json):
 - SmolLM2-360M-Instruct: huggingface.co/eduardoworrel/SmolLM2-360M-Instruct (config.json, `_name_or_path` = the
   model); generation_config from the official repo; special tokens and chat template from the official
   SmolLM2-1.7B-Instruct tokenizer_config.json (the same tokenizer).
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+from tokenizers import processors
 
 from tests.twins import byte_level_bpe, repo_dir, sentencepiece_bpe
 
@@ -86,7 +89,12 @@ def _tokenizer(name: str) -> Any:
     from transformers import PreTrainedTokenizerFast
 
     if name.startswith("TinyLlama/"):
-        fast = PreTrainedTokenizerFast(tokenizer_object=sentencepiece_bpe(32000), bos_token="<s>", eos_token="</s>",
+        core = sentencepiece_bpe(32000)
+        # TinyLlama's tokenizer.json adds <s> (id 1) in front of every text, as Llama 2's does: a chat server that
+        # encodes a templated prompt with special tokens would feed it a <s> the template does not write
+        core.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
+                                                            special_tokens=[("<s>", 1)])
+        fast = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>",
                                        unk_token="<unk>", pad_token="</s>", model_max_length=2048,
                                        padding_side="right", legacy=False)
         fast.chat_template = TINYLLAMA_TEMPLATE
