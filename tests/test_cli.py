@@ -68,7 +68,10 @@ def test_telemetry_opt_out_failure_says_what_to_do(capsys: pytest.CaptureFixture
 
 def test_prepare_rejects_unknown_notebook(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["prepare", "42"]) == 2
-    assert "unknown notebook(s) 42; choose from: 00, 01, 02, 03, 04, 05, 06, 07" in capsys.readouterr().out
+    numbers = sorted(p.name[:2] for p in (Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+    assert numbers[-1] == "09", numbers
+    expected = f"unknown notebook(s) 42; choose from: {', '.join(numbers)} or all"  # every notebook, no other
+    assert expected in capsys.readouterr().out
 
 
 def test_prepare_exports_what_a_notebook_needs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

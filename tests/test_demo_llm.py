@@ -51,7 +51,28 @@ def test_train_reduces_loss_and_distillation_runs(tokenizer) -> None:  # noqa: A
     draft = demo_llm.make_llama(TINY_DRAFT, len(tokenizer), eos, seed=1)
     d = trainer.train(draft, examples, 3, eos, teacher=target, batch_size=4)
     assert d.parameters < report.parameters
-    assert trainer.token_agreement(target, target, examples[:3]) == 1.0
+
+
+class FixedArgmax(torch.nn.Module):
+    """A stand-in model whose next-token argmax at every position is `choose(input_ids)`."""
+
+    def __init__(self, vocab: int, choose) -> None:  # noqa: ANN001
+        super().__init__()
+        self.vocab, self.choose = vocab, choose
+
+    def forward(self, input_ids: torch.Tensor):  # noqa: ANN201
+        return type("Out", (), {"logits": torch.nn.functional.one_hot(self.choose(input_ids), self.vocab).float()})
+
+
+def test_token_agreement_counts_equal_argmaxes_on_the_answer_only(tokenizer) -> None:  # noqa: ANN001
+    examples = [trainer.encode_chat(tokenizer, c) for c in chat_corpus("train")[:5]]
+    vocab, common = len(tokenizer), tokenizer.convert_tokens_to_ids(".")
+    oracle = FixedArgmax(vocab, lambda ids: torch.roll(ids, -1, dims=1))  # predicts the next token
+    dotty = FixedArgmax(vocab, lambda ids: torch.full_like(ids, common))  # always "."
+    answer = [t for _, labels in examples for t in labels[1:] if t != -100]  # the positions that count
+    expected = answer.count(common) / len(answer)
+    assert 0 < expected < 1, expected
+    assert trainer.token_agreement(dotty, oracle, examples) == pytest.approx(expected)
 
 
 def test_make_llama_is_deterministic() -> None:

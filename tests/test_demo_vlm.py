@@ -101,16 +101,36 @@ def test_the_committed_demo_is_registered() -> None:
     assert tv.card(report) == (dv.DATA / "README.md").read_text(), "the model card is the one `build` writes"
 
 
+def test_evaluate_counts_right_answers_per_picture(monkeypatch: pytest.MonkeyPatch) -> None:
+    """evaluate's follow-up accuracy with a stand-in model that always answers "red.": the share of red pictures."""
+    drawn: list[dv.Shape] = []
+
+    def recording(rng: random.Random) -> dv.Shape:
+        drawn.append(dv.random_shape(rng))
+        return drawn[-1]
+
+    monkeypatch.setattr(tv, "random_shape", recording)
+    monkeypatch.setattr(tv, "answer", lambda *args, **kwargs: "red.")
+    accuracy = tv.evaluate(model=None, processor=None, n=12)
+    firsts = drawn[::2]  # each picture is the first of the two shapes drawn for it
+    assert len(firsts) == 12 and 0 < sum(s.colour == "red" for s in firsts) < 12
+    assert accuracy == {"caption": 0, "follow-up": sum(s.colour == "red" for s in firsts) / 12, "second image": 0,
+                        "two images": 0, "long chat": 0}
+
+
 def test_build_trains_and_saves_a_hub_snapshot(tmp_path: Path) -> None:
     from transformers import AutoProcessor, LlavaForConditionalGeneration
 
     lines: list[str] = []
     accuracy = tv.build(tmp_path, steps=2, vision_steps=2, log=lines.append, eval_pictures=2)
     assert set(accuracy) == {"caption", "follow-up", "second image", "two images", "long chat"}
-    assert all(0 <= v <= 1 for v in accuracy.values()) and any("accuracy" in line for line in lines)
+    assert f"accuracy {accuracy} after" in lines[-1]
     model = LlavaForConditionalGeneration.from_pretrained(tmp_path)
     assert model.generation_config.do_sample is False
     processor = AutoProcessor.from_pretrained(tmp_path)
+    # the accuracy reported is the saved model's, counted on the 2 pictures asked for (a fresh evaluation of it)
+    assert tv.evaluate(model, processor, n=2) == accuracy
+    assert json.loads((tmp_path / "training_report.json").read_text())["accuracy"] == accuracy
     ask = [tv.user("describe the image.", 1)], [dv.draw(dv.Shape("red", "circle"), random.Random(0))]
     reply = tv.answer(model, processor, *ask, max_new_tokens=3)
     assert isinstance(reply, str) and len(processor.tokenizer(reply, add_special_tokens=False).input_ids) <= 3 + 1

@@ -45,4 +45,6 @@ def test_cpu_features_from_cpuinfo() -> None:
 def test_default_precision_follows_the_cpu() -> None:
     features = cpu_features()
     bf16 = features["AVX-512 BF16"] or features["AMX BF16"]
-    assert default_precision() == ("bf16" if bf16 else "f32") or bf16 is None
+    if bf16 is None:
+        pytest.skip("no CPU flags to read here (not Linux): nothing to compare OpenVINO's choice with")
+    assert default_precision() == ("bf16" if bf16 else "f32")

@@ -46,8 +46,10 @@ def test_uniform_model_has_perplexity_of_the_vocabulary_and_zero_kl() -> None:
     request, convs = UniformRequest(), [Conversation("a", "bc"), Conversation("dd", "e")]
     scored = answer_log_probs(request, FakeTokenizer(), convs)
     assert request.resets == 2 and [lp.shape for lp, _ in scored] == [(2, VOCAB), (1, VOCAB)]
+    assert [t.tolist() for _, t in scored] == [[ord("b") % VOCAB, ord("c") % VOCAB], [ord("e") % VOCAB]]
+    uniform = [(np.full((len(t), VOCAB), -np.log(VOCAB)), t) for _, t in scored]  # log(1/VOCAB), written out
+    assert kl_divergence(uniform, scored) == pytest.approx(0.0, abs=1e-12)  # float64 rounding only
     assert perplexity(scored) == pytest.approx(VOCAB)
-    assert kl_divergence(scored, scored) == 0.0
 
 
 def test_kl_grows_with_the_difference_and_checks_shapes() -> None:
