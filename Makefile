@@ -21,6 +21,7 @@ $(STAMP): requirements.txt requirements-no-deps.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-no-deps.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m nbhelpers telemetry opt-out
+	$(BIN)/python -m nbhelpers lab-settings
 	$(BIN)/python -c "import importlib.util, sys; sys.exit('torchvision is installed; pip uninstall torchvision' if importlib.util.find_spec('torchvision') else 0)"
 	touch $(STAMP)
 
@@ -30,7 +31,7 @@ lab: install
 test: install
 	$(OFFLINE) $(BIN)/python -m pytest
 
-# The fast loop while changing nbhelpers: unit tests without the ones that export or run models (about a minute).
+# The fast loop while changing nbhelpers: unit tests without the ones that export or run models (about 45 seconds).
 unit: install
 	$(OFFLINE) $(BIN)/python -m pytest tests -m "not slow"
 
@@ -40,8 +41,12 @@ doctor: install
 prepare: install
 	$(BIN)/python -m nbhelpers prepare all
 
+# zizmor checks the workflow against GitHub's schema and its security audits (offline: no GitHub API calls).
+# It has no wheel for Linux on Arm (requirements.txt installs it everywhere else).
 lint: install
 	$(BIN)/python -m ruff check nbhelpers tests tools repro notebooks conftest.py
+	if [ -x $(BIN)/zizmor ]; then $(BIN)/zizmor --offline --strict-collection --no-progress .github/workflows; \
+	else echo "zizmor is not installed (no wheel for this platform): the workflow is not linted"; fi
 
 # The benchmark (see README, Results): installs the llama.cpp peer once, then runs everything offline.
 # Results go to $(BENCH_OUT)/<cpu>/; BENCH_ARGS adds options (--sizes, --engines, --repeats, --timeout, ...).

@@ -1,5 +1,5 @@
 """Command line: `python -m nbhelpers doctor | prepare [NOTEBOOK|all] | tune [--model-dir DIR] [--quick] [--json FILE] |
-telemetry [status|opt-out]`."""
+telemetry [status|opt-out] | lab-settings`."""
 
 from __future__ import annotations
 
@@ -206,6 +206,19 @@ def _print_tune_report(report: dict[str, Any]) -> None:
         print("  none: no recommended knob changes the numerics")
 
 
+def lab_settings() -> int:
+    """Write JupyterLab's overrides.json for this environment (no news fetch, no update check); 1 if it cannot."""
+    from nbhelpers import lab
+
+    try:
+        path = lab.quiet_notifications()
+    except (NbhelpersError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"JupyterLab: fetchNews \"false\", checkForUpdates false in {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = argparse.ArgumentParser(prog="python -m nbhelpers", description=__doc__)
@@ -221,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tun.add_argument("--json", type=Path, metavar="FILE", help="also write the table and recommendation as JSON")
     tel = sub.add_parser("telemetry", help="show or opt out of OpenVINO/NNCF telemetry (sends nothing)")
     tel.add_argument("action", choices=["status", "opt-out"], nargs="?", default="status")
+    sub.add_parser("lab-settings", help="make this environment's JupyterLab fetch no Jupyter news and check for no "
+                   "updates (writes its overrides.json)")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor()
@@ -228,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return prepare(args.notebooks)
     if args.command == "tune":
         return tune(args.model_dir, args.quick, args.json)
+    if args.command == "lab-settings":
+        return lab_settings()
     if args.action == "opt-out":
         path = telemetry.consent_file()
         if path is None:

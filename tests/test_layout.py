@@ -37,6 +37,16 @@ def test_the_project_lints_clean() -> None:
     assert run.returncode == 0, run.stdout + run.stderr
 
 
+ZIZMOR = shutil.which("zizmor", path=str(Path(sys.executable).parent))
+
+
+@pytest.mark.skipif(ZIZMOR is None, reason="zizmor has no wheel for this platform (requirements.txt)")
+def test_the_workflow_lints_clean() -> None:
+    run = subprocess.run([str(ZIZMOR), "--offline", "--strict-collection", "--no-progress", ".github/workflows"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
 @pytest.mark.slow
 def test_the_wheel_holds_the_package_and_committed_demos_but_not_tools(tmp_path: Path) -> None:
     source = tmp_path / "source"  # a copy: building writes build/ and *.egg-info next to pyproject.toml
