@@ -64,7 +64,10 @@ LLMS: dict[str, dict[str, Any]] = {
 }
 # microsoft/Phi-3-mini-4k-instruct (03's IR pair is its int4 export): config.json from a duplicate of the official
 # repository (huggingface.co/Alignment-Lab-AI/idfkphi4kiguess, "Duplicate from microsoft/Phi-3-mini-4k-instruct").
-# Not confirmed from an official file: the tokenizer's added tokens and the chat template (the common Phi-3 form).
+# Not confirmed from an official file: the tokenizer's added tokens and the chat template (the common Phi-3 form);
+# that it adds no <s> ("add_bos_token": false) is from a copy of Phi-3.5-mini's tokenizer_config.json, same family.
+# generation_config.json ends a reply at any of <|endoftext|> 32000, <|assistant|> 32001 and <|end|> 32007 (the
+# template closes every turn with <|end|>); config.json's eos_token_id is 32000 alone.
 PHI3 = "microsoft/Phi-3-mini-4k-instruct"
 PHI3_CONFIG = {"hidden_size": 3072, "intermediate_size": 8192, "num_hidden_layers": 32, "num_attention_heads": 32,
                "num_key_value_heads": 32, "vocab_size": 32064, "sliding_window": 2047, "rope_theta": 10000.0,
@@ -73,6 +76,7 @@ PHI3_CONFIG = {"hidden_size": 3072, "intermediate_size": 8192, "num_hidden_layer
                "eos_token_id": 32000, "pad_token_id": 32000}
 PHI3_ADDED = ["<|endoftext|>", "<|assistant|>", "<|placeholder1|>", "<|placeholder2|>", "<|placeholder3|>",
               "<|placeholder4|>", "<|system|>", "<|end|>", "<|placeholder5|>", "<|placeholder6|>", "<|user|>"]
+PHI3_STOP_IDS = [32000, 32001, 32007]
 PHI3_TEMPLATE = (
     "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + "
     "'<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}"
@@ -125,16 +129,19 @@ def build_llm_twin(root: Path, name: str, seed: int = 0) -> Path:
 
 
 def build_phi3_twin(root: Path, seed: int = 0) -> Path:
-    """Save a random-weight twin of Phi-3-mini-4k-instruct (two layers, intermediate 1024) in `root/<name>`."""
+    """Save a random-weight twin of Phi-3-mini-4k-instruct (two layers, intermediate 1024) in `root/<name>`, with
+    the real generation config's three stop ids; return the folder."""
     import torch
-    from transformers import Phi3Config, Phi3ForCausalLM, PreTrainedTokenizerFast
+    from transformers import GenerationConfig, Phi3Config, Phi3ForCausalLM, PreTrainedTokenizerFast
 
     config = Phi3Config(**{**PHI3_CONFIG, "num_hidden_layers": LAYERS, "intermediate_size": 1024,
                            "initializer_range": INIT_STD})
     config.architectures = ["Phi3ForCausalLM"]
     torch.manual_seed(seed)
     folder = repo_dir(root, PHI3)
-    Phi3ForCausalLM(config).eval().save_pretrained(folder)
+    model = Phi3ForCausalLM(config).eval()
+    model.generation_config = GenerationConfig(bos_token_id=1, eos_token_id=PHI3_STOP_IDS, pad_token_id=32000)
+    model.save_pretrained(folder)
     core = sentencepiece_bpe(32000)
     core.add_special_tokens(PHI3_ADDED)  # 32000..32010, as Phi-3's tokenizer adds them
     fast = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="<|endoftext|>",
