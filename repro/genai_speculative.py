@@ -1,7 +1,10 @@
 """Reproduction: two problems of speculative decoding in openvino-genai 2026.4.1 (CPU, continuous-batching backend).
 
-1. `assistant_confidence_threshold` changes nothing: a threshold almost every draft token passes (0.001) and one
-   almost none passes (0.999) offer and accept exactly as many draft tokens as `num_assistant_tokens=1`.
+1. With greedy decoding, `assistant_confidence_threshold` changes nothing unless `logprobs` is set: a threshold
+   almost every draft token passes (0.001) and one almost none passes (0.999) offer and accept exactly as many draft
+   tokens as `num_assistant_tokens=1`. GenAI's sampler pauses the draft when a token's recorded log-probability is
+   exactly 0, and greedy sampling records 0 unless `logprobs` is asked for (sampler.cpp, read in the repository).
+   With `logprobs=1` the two thresholds draft differently, as they do with sampling: the script shows both.
 2. Speculative *sampling* (`do_sample=True` with a draft model) stops about half of the calls with the internal check
    `content_length <= prompt_ids.size() + m_generated_ids.size()`; greedy speculative decoding is unaffected.
 
@@ -24,7 +27,8 @@ PROMPTS = ["Tell me a story about Otto the frog.", "Tell me a story about Mia th
 
 
 def draft_counts(pipe: ov_genai.LLMPipeline, **choice: float) -> tuple[int, int]:
-    """Draft tokens offered and accepted over PROMPTS, greedy, with `choice` (num_assistant_tokens or a threshold)."""
+    """Draft tokens offered and accepted over PROMPTS, greedy, with `choice` (num_assistant_tokens or a threshold,
+    and logprobs)."""
     offered = accepted = 0
     for prompt in PROMPTS:
         result = pipe.generate([prompt], ov_genai.GenerationConfig(max_new_tokens=64, do_sample=False, **choice))
@@ -38,11 +42,16 @@ def main(target: str, draft: str) -> int:
     pipe = ov_genai.LLMPipeline(target, "CPU", draft_model=ov_genai.draft_model(draft, "CPU"))
     counts = {"k=1": draft_counts(pipe, num_assistant_tokens=1),
               "p=0.001": draft_counts(pipe, assistant_confidence_threshold=0.001),
-              "p=0.999": draft_counts(pipe, assistant_confidence_threshold=0.999)}
+              "p=0.999": draft_counts(pipe, assistant_confidence_threshold=0.999),
+              "p=0.001, logprobs=1": draft_counts(pipe, assistant_confidence_threshold=0.001, logprobs=1),
+              "p=0.999, logprobs=1": draft_counts(pipe, assistant_confidence_threshold=0.999, logprobs=1)}
     for label, (offered, accepted) in counts.items():
-        print(f"  {label:8} draft tokens offered {offered:4}, accepted {accepted:4}")
+        print(f"  {label:20} draft tokens offered {offered:4}, accepted {accepted:4}")
     ignored = counts["p=0.001"] == counts["p=0.999"] == counts["k=1"]
-    print("1. assistant_confidence_threshold", "is ignored (drafts like k=1)" if ignored else "works")
+    with_logprobs = counts["p=0.001, logprobs=1"] != counts["p=0.999, logprobs=1"]
+    print("1. greedy assistant_confidence_threshold without logprobs:",
+          "drafts like k=1 (the problem is there)" if ignored else "works",
+          "; with logprobs=1:", "works" if with_logprobs else "drafts alike for both thresholds")
     failures = []
     for seed in range(8):
         fresh = ov_genai.LLMPipeline(target, "CPU", draft_model=ov_genai.draft_model(draft, "CPU"))
