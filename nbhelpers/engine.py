@@ -82,7 +82,7 @@ class Engine:
             job = self.cancels.get()
             if id(job) in self.running:
                 job.cancelled = True
-                job.handle.cancel()
+                self._cancel(job)  # a cancel that fails must not end the other requests
         if self.running or self._stale or self.pipe.has_non_finished_requests():
             self._stale = bool(self.running)
             try:
