@@ -176,8 +176,8 @@ def why(name: str) -> str:
 def slug(name: str) -> str:
     """Return a folder-safe name: 'org/model' -> 'org--model'.
 
-    Demo models also carry their recipe version; committed demos a digest of their weights, so a new
-    commit of the model gets new exports instead of stale cached ones.
+    Demo models also carry their recipe version; committed demos a digest of what their export is made from (weights,
+    configs, tokenizer, chat template), so a new commit of any of them gets new exports instead of stale cached ones.
     """
     safe = name.replace("/", "--")
     if name in DEMOS and DEMOS[name].committed:

@@ -221,3 +221,20 @@ def test_timing_model_swaps_a_demo_for_its_cost_model() -> None:
     assert models.timing_model("nbhelpers/demo-llm-padded") == "nbhelpers/demo-llm-padded"  # of realistic size
     costs = [models.ROLES[spec.cost].demo for spec in models.ROLES.values() if spec.cost]
     assert costs and all(models.timing_model(name) == name for name in costs)
+
+
+def test_an_export_key_changes_with_the_chat_template_and_configs_not_with_reports(tmp_path: Path) -> None:
+    from nbhelpers.demos import folder_digest
+
+    for name, text in {"model.safetensors": "w", "config.json": "{}", "tokenizer_config.json": "{}",
+                       "chat_template.jinja": "a", "README.md": "card", "training_report.json": "{}"}.items():
+        (tmp_path / name).write_text(text)
+    before = folder_digest(tmp_path)
+    for name in ("README.md", "training_report.json"):
+        (tmp_path / name).write_text("changed")
+    assert folder_digest(tmp_path) == before, "a card or a report does not change the export"
+    seen = {before}
+    for name in ("chat_template.jinja", "tokenizer_config.json", "config.json", "model.safetensors"):
+        (tmp_path / name).write_text("changed")
+        seen.add(folder_digest(tmp_path))
+    assert len(seen) == 5, "each of the template, the configs and the weights changes the key"

@@ -82,11 +82,24 @@ def committed_dir(name: str) -> Path:
     return DATA / folder
 
 
+# What an export is made from: weights, configs, tokenizer files and chat templates (a changed template or
+# generation config gives a different model folder, so it must get a fresh export, not a stale cached one).
+EXPORTED_SUFFIXES = (".safetensors", ".json", ".jinja", ".txt", ".model")
+NOT_EXPORTED = ("training_report.json",)
+
+
+def folder_digest(folder: Path) -> str:
+    """Return 8 hex digits of the SHA-256 of what an export of `folder` is made from: each file with a suffix in
+    `EXPORTED_SUFFIXES` (reports and clips left out), its relative path and its bytes, in path order."""
+    digest = hashlib.sha256()
+    for file in sorted(folder.rglob("*")):
+        rel = file.relative_to(folder)
+        if file.suffix in EXPORTED_SUFFIXES and file.name not in NOT_EXPORTED and "clips" not in rel.parts:
+            digest.update(rel.as_posix().encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()[:8]
+
+
 @functools.cache
 def committed_digest(name: str) -> str:
-    """Return 8 hex digits of the SHA-256 of the committed weights, every `*.safetensors` of the folder in path order
-    (read once per process): exports are keyed by it."""
-    digest = hashlib.sha256()
-    for file in sorted(committed_dir(name).rglob("*.safetensors")):
-        digest.update(file.read_bytes())
-    return digest.hexdigest()[:8]
+    """Return `folder_digest` of the committed demo `name` (read once per process): exports are keyed by it."""
+    return folder_digest(committed_dir(name))
