@@ -9,10 +9,12 @@ quick-GELU and special ids (eos_token_id 2, which selects CLIP's legacy argmax p
 a CLIP tokenizer of the real size and layout (the 256 byte tokens in GPT-2's order, then the same with `</w>`, then
 merges, then <|startoftext|> 49406 and <|endoftext|> 49407, also the padding token). Shrunk: the UNet's and VAE's
 block widths (multiples of their 32 normalisation groups), one text-encoder layer instead of 12, and the sample
-size (cost only: 128 x 128 pixels by default instead of 512 x 512); with 8 heads, the UNet's heads are 4 and 8 wide
-instead of 40, 80 and 160. Not real: the text encoder's final layer norm weight is 4, not 1 (`TEXT_SCALE`), so that
-the random UNet's image depends on the prompt. No safety checker or feature extractor, as 09 loads the model
-(`safety_checker=None`); the real snapshot has both (model_index.json names them), which the twin leaves untested.
+size (cost only: 128 x 128 pixels by default instead of 512 x 512; the tests draw one 512 x 512 step, dynamic and
+reshaped, from a copy of the export whose UNet config has the real sample size); with 8 heads, the UNet's heads are 4
+and 8 wide instead of 40, 80 and 160. Not real: the text encoder's final layer norm weight is 4, not 1
+(`TEXT_SCALE`), so that the random UNet's image depends on the prompt. No safety checker or feature extractor, as 09
+loads the model (`safety_checker=None`); the real snapshot has both (model_index.json names them), which the twin
+leaves untested.
 
 Sources: github.com/KiritoFD/dreambooth_ @410b402c stable-diffusion-v1-5/{unet,vae}/config.json and model_index.json
 (the snapshot re-saved by diffusers); hub duplicates of runwayml/stable-diffusion-v1-5 for scheduler_config.json and
