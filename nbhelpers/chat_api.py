@@ -10,12 +10,16 @@ builders write OpenAI's JSON shapes.
 Taken: model, messages (system, developer, user and assistant; content as a string, a list of text parts, or null),
 max_tokens / max_completion_tokens, stream, stream_options.include_usage, temperature, top_p, presence_penalty,
 frequency_penalty, seed, stop, n (1 only), logprobs (the chosen token's only: top_logprobs 0), response_format
-(text, json_object, json_schema). Any other field is refused with a 400 that names it, as OpenAI does.
+(text, json_object, json_schema), chat_template_kwargs (extra variables for the chat template, as vLLM and OVMS
+take them). On a server started with a tool parser (`ServerOptions`) also tools (function tools), tool_choice,
+parallel_tool_calls, assistant messages with tool_calls and "tool" messages; `tool_generation` builds what
+constrains the calls. Any other field is refused with a 400 that names it, as OpenAI does.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 import uuid
@@ -23,22 +27,47 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import openvino_genai as ov_genai
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nbhelpers import tool_calls
 
 MAX_BODY_BYTES = 4 << 20  # a request body above this is refused (413) before it is parsed
 MAX_STOP = 4  # OpenAI takes up to 4 stop sequences
 MAX_SEED = (1 << 63) - 1  # GenAI's rng_seed is a signed 64-bit integer in Python (2**63 and above fail to convert)
-ROLES = ("system", "developer", "user", "assistant")  # "developer" is OpenAI's newer name for "system"
+ROLES = ("system", "developer", "user", "assistant", "tool")  # "developer" is OpenAI's newer name for "system"
+FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # OpenAI's rule for a function's name
+NO_TOOL_PARSER = ('this server reads no tool calls: start it with tool_parser="hermes3" (start_server(..., '
+                  'tool_parser="hermes3") or --tool-parser hermes3) for a model that writes Hermes tool calls '
+                  '(<tool_call>{"name": ..., "arguments": {...}}</tool_call>, as Qwen2.5 and Qwen3 do)')
+# The chat template's own inputs: GenAI lets extra context (chat_template_kwargs) replace each of them.
+TEMPLATE_INPUTS = frozenset({"messages", "tools", "add_generation_prompt", "bos_token", "eos_token"})
 # Fields of OpenAI's API that this endpoint does not do, and why; every other unknown field gets a generic 400.
 UNSUPPORTED = {
-    "tools": "tool calling needs a model trained to call tools and a parser for its calls; this endpoint has neither",
-    "tool_choice": "tool calling is not supported by this endpoint",
-    "functions": "function calling is not supported by this endpoint",
-    "function_call": "function calling is not supported by this endpoint",
-    "parallel_tool_calls": "tool calling is not supported by this endpoint",
+    "functions": "deprecated in OpenAI's API and not taken here: send tools (and tool_choice) instead",
+    "function_call": "deprecated in OpenAI's API and not taken here: send tools (and tool_choice) instead",
     "logit_bias": "GenAI's GenerationConfig has no per-token bias",
     "audio": "this endpoint writes text only", "modalities": "this endpoint writes text only",
 }
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """What the server reads in answers, named as OVMS's LLM graph options are: `tool_parser` ("hermes3" or None),
+    `reasoning_parser` ("qwen3" or None), `enable_tool_guided_generation` (constrain every call to its tool's
+    schema, not only under tool_choice "required" or a named tool). Raises ValueError for other values."""
+
+    tool_parser: str | None = None
+    reasoning_parser: str | None = None
+    enable_tool_guided_generation: bool = False
+
+    def __post_init__(self) -> None:
+        for name, value, known in (("tool_parser", self.tool_parser, tool_calls.TOOL_PARSERS),
+                                   ("reasoning_parser", self.reasoning_parser, tool_calls.REASONING_PARSERS)):
+            if value is not None and value not in known:
+                raise ValueError(f"{name} {value!r} is not supported: use one of {', '.join(map(repr, known))} "
+                                 "or None")
+        if self.enable_tool_guided_generation and self.tool_parser is None:
+            raise ValueError('enable_tool_guided_generation needs a tool parser: add tool_parser="hermes3"')
 
 
 class RequestError(Exception):
@@ -49,20 +78,58 @@ class RequestError(Exception):
         self.message, self.param, self.status, self.code = message, param, status, code
 
 
+class CalledFunction(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str
+    arguments: str
+
+    @field_validator("arguments")
+    @classmethod
+    def json_object(cls, arguments: str) -> str:
+        try:
+            value = json.loads(arguments)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise ValueError(f"arguments must be a JSON object in a string, as the server returned them, not "
+                             f"{arguments[:60]!r}")
+        return arguments
+
+
+class MessageToolCall(BaseModel):
+    """A call in an assistant message, as the server returned it in message.tool_calls."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    id: str
+    type: Literal["function"]
+    function: CalledFunction
+
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     role: str
     content: str | list[dict[str, Any]] | None = None
     name: str | None = None
+    tool_calls: list[MessageToolCall] | None = None
+    tool_call_id: str | None = None
 
     @field_validator("role")
     @classmethod
     def known_role(cls, role: str) -> str:
-        if role == "tool":
-            raise ValueError("'tool' messages answer tool calls, which this endpoint does not make")
         if role not in ROLES:
             raise ValueError(f"{role!r} is not a role: use one of {', '.join(ROLES)}")
         return role
+
+    @model_validator(mode="after")
+    def tool_fields(self) -> Message:
+        if self.role == "tool" and (self.tool_call_id is None or self.content is None):
+            raise ValueError("a 'tool' message carries the result of a call: content and the call's tool_call_id "
+                             "are required")
+        if self.role != "tool" and self.tool_call_id is not None:
+            raise ValueError("tool_call_id goes on 'tool' messages only")
+        if self.role != "assistant" and self.tool_calls is not None:
+            raise ValueError("tool_calls go on 'assistant' messages only")
+        return self
 
     @field_validator("content")
     @classmethod
@@ -81,6 +148,59 @@ class Message(BaseModel):
         if isinstance(self.content, list):
             return "".join(part["text"] for part in self.content)
         return self.content or ""
+
+    def for_template(self) -> dict[str, Any]:
+        """The message as a chat template takes it: "developer" as "system", content as one string; a call's
+        arguments as an object (vLLM does the same: templates write them with `tojson`)."""
+        message: dict[str, Any] = {"role": "system" if self.role == "developer" else self.role, "content": self.text()}
+        if self.name:
+            message["name"] = self.name
+        if self.tool_call_id is not None:
+            message["tool_call_id"] = self.tool_call_id
+        if self.tool_calls:
+            message["tool_calls"] = [{"id": c.id, "type": c.type, "function": {
+                "name": c.function.name, "arguments": json.loads(c.function.arguments)}} for c in self.tool_calls]
+        return message
+
+
+class FunctionDefinition(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+    @field_validator("name")
+    @classmethod
+    def function_name(cls, name: str) -> str:
+        if not FUNCTION_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a function name: use 1 to 64 letters, digits, _ or -")
+        return name
+
+
+class Tool(BaseModel):
+    """OpenAI's function tool: {"type": "function", "function": {"name", "description", "parameters"}}."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    type: Literal["function"]
+    function: FunctionDefinition
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The JSON schema of the arguments (no parameters: an empty object)."""
+        return self.function.parameters if self.function.parameters is not None else {"type": "object",
+                                                                                       "properties": {}}
+
+
+class NamedFunction(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str
+
+
+class NamedToolChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    type: Literal["function"]
+    function: NamedFunction
 
 
 class StreamOptions(BaseModel):
@@ -120,6 +240,40 @@ class ChatRequest(BaseModel):
     logprobs: bool | None = None
     top_logprobs: int | None = None
     response_format: ResponseFormat | None = None
+    tools: list[Tool] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    chat_template_kwargs: dict[str, Any] | None = None
+
+    @field_validator("tool_choice", mode="before")
+    @classmethod
+    def choice(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in ("none", "auto", "required"):
+            raise ValueError(f"{value!r} is not a tool choice: use 'none', 'auto', 'required' or "
+                             "{'type': 'function', 'function': {'name': <one of the tools>}}")
+        return value
+
+    @property
+    def chosen(self) -> str:
+        """How tools are used: "none" (no tools, or tool_choice "none"), "auto", "required", or "named"."""
+        if not self.tools or self.tool_choice == "none":
+            return "none"
+        if isinstance(self.tool_choice, NamedToolChoice):
+            return "named"
+        return self.tool_choice or "auto"
+
+    @property
+    def offered(self) -> list[Tool]:
+        """The tools the model is shown and may call: all of them, only the named one, or none."""
+        if self.chosen == "none":
+            return []
+        if isinstance(self.tool_choice, NamedToolChoice):
+            return [t for t in self.tools or [] if t.function.name == self.tool_choice.function.name]
+        return list(self.tools or [])
+
+    @property
+    def parallel(self) -> bool:
+        return self.parallel_tool_calls is not False
 
     @property
     def asked_tokens(self) -> tuple[str, int | None]:
@@ -132,13 +286,16 @@ class ChatRequest(BaseModel):
     def stops(self) -> list[str]:
         return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
 
-    def chat(self) -> list[dict[str, str]]:
+    def chat(self) -> list[dict[str, Any]]:
         """The messages as a chat template takes them ("developer" as "system")."""
-        return [{"role": "system" if m.role == "developer" else m.role, "content": m.text(),
-                 **({"name": m.name} if m.name else {})} for m in self.messages]
+        return [m.for_template() for m in self.messages]
+
+    def template_tools(self) -> list[dict[str, Any]]:
+        """The tools the chat template is given (as the request sent them; none under tool_choice "none")."""
+        return [tool.model_dump(exclude_none=True) for tool in self.offered]
 
 
-def _in_range(request: ChatRequest) -> None:
+def _in_range(request: ChatRequest, options: ServerOptions) -> None:
     """Raise RequestError for the first value GenAI would refuse or OpenAI does not allow."""
     def bounded(name: str, low: float, high: float, words: str, low_open: bool = False) -> None:
         value = getattr(request, name)
@@ -171,26 +328,58 @@ def _in_range(request: ChatRequest) -> None:
         raise RequestError("response_format: json_schema (with name and schema) goes with type 'json_schema' "
                            "and only with it", "response_format")
     if fmt is not None and fmt.json_schema is not None:
-        _check_schema(fmt.json_schema.schema_)
+        if fmt.json_schema.schema_ is None:
+            raise RequestError("response_format.json_schema.schema is missing: send the JSON schema of the answer",
+                               "response_format")
+        _check_schema(fmt.json_schema.schema_, "response_format.json_schema.schema", "response_format")
+    reserved = sorted(TEMPLATE_INPUTS & set(request.chat_template_kwargs or {}))
+    if reserved:
+        raise RequestError(f"chat_template_kwargs cannot set {', '.join(reserved)}: the server sets "
+                           f"{', '.join(sorted(TEMPLATE_INPUTS))} from the request and the tokenizer (GenAI would "
+                           "let these keys replace them)", "chat_template_kwargs")
+    _check_tools(request, options)
 
 
-def _check_schema(schema: dict[str, Any] | None) -> None:
+def _check_tools(request: ChatRequest, options: ServerOptions) -> None:
+    """Refuse tool fields without tools, a tool_choice naming no tool,
+    two tools of one name, parameters that are not an object's JSON schema, and structured output asked twice."""
+    for name in ("tool_choice", "parallel_tool_calls"):
+        if getattr(request, name) is not None and not request.tools:
+            raise RequestError(f"{name} is only allowed when tools are given", name)
+    names = [tool.function.name for tool in request.tools or []]
+    if len(set(names)) < len(names):
+        raise RequestError(f"tools: two tools have the same name ({', '.join(names)}); each name must be unique",
+                           "tools")
+    if isinstance(request.tool_choice, NamedToolChoice) and request.tool_choice.function.name not in names:
+        raise RequestError(f"tool_choice names {request.tool_choice.function.name!r}, which is not one of the tools "
+                           f"({', '.join(names)})", "tool_choice")
+    for i, tool in enumerate(request.tools or []):
+        where = f"tools[{i}].function.parameters"
+        if tool.function.parameters is not None:
+            _check_schema(tool.function.parameters, where, "tools")
+            if tool.function.parameters.get("type") != "object":
+                raise RequestError(f"{where} must be the JSON schema of an object ({{\"type\": \"object\", "
+                                   "\"properties\": {...}}): a call's arguments are a JSON object", "tools")
+    if tool_generation(request, options) is not None and request.response_format is not None and \
+            request.response_format.type != "text":
+        raise RequestError(f"response_format cannot be used with tool_choice {request.chosen!r}: both constrain the "
+                           "answer and GenAI takes one structured output per request", "response_format")
+
+
+def _check_schema(schema: dict[str, Any], where: str, param: str) -> None:
     """Refuse a JSON schema that is not one (by its meta-schema): xgrammar fails the whole step on it."""
     import jsonschema
 
-    if schema is None:
-        raise RequestError("response_format.json_schema.schema is missing: send the JSON schema of the answer",
-                           "response_format")
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as e:
-        where = "/".join(map(str, e.path)) or "the top level"
-        raise RequestError(f"response_format.json_schema.schema is not a valid JSON schema at {where}: {e.message}",
-                           "response_format") from None
+        at = "/".join(map(str, e.path)) or "the top level"
+        raise RequestError(f"{where} is not a valid JSON schema at {at}: {e.message}", param) from None
 
 
-def parse_request(body: bytes) -> ChatRequest:
-    """Return the request in `body` (JSON bytes), or raise RequestError saying what is wrong with it."""
+def parse_request(body: bytes, options: ServerOptions | None = None) -> ChatRequest:
+    """Return the request in `body` (JSON bytes) for a server started with `options` (default: no parsers), or raise
+    RequestError saying what is wrong with it."""
     if len(body) > MAX_BODY_BYTES:
         raise RequestError(f"the body is {len(body)} bytes; this server takes at most {MAX_BODY_BYTES}", status=413)
     try:
@@ -204,6 +393,13 @@ def parse_request(body: bytes) -> ChatRequest:
     for name, why in UNSUPPORTED.items():
         if name in data:
             raise RequestError(f"{name}: {why}", name)
+    options = options or ServerOptions()
+    if options.tool_parser is None:
+        messages = data.get("messages") if isinstance(data.get("messages"), list) else []
+        if "tools" in data or any(isinstance(m, dict) and (m.get("role") == "tool" or "tool_calls" in m)
+                                  for m in messages):
+            where = "tools" if "tools" in data else "messages"
+            raise RequestError(f"{where}: {NO_TOOL_PARSER}", where)
     try:
         request = ChatRequest.model_validate(data)
     except ValidationError as e:
@@ -214,13 +410,29 @@ def parse_request(body: bytes) -> ChatRequest:
             raise RequestError(f"unknown field {where!r} (fields taken: {known})", str(first["loc"][0])) from None
         message = first["msg"].removeprefix("Value error, ")
         raise RequestError(f"{where}: {message}", str(first["loc"][0])) from None
-    _in_range(request)
+    _in_range(request, options)
     return request
 
 
-def generation_config(request: ChatRequest, room: int) -> ov_genai.GenerationConfig:
+def tool_generation(request: ChatRequest, options: ServerOptions) -> Any | None:
+    """The structural tag that constrains `request`'s tool calls, or None: under tool_choice "required" or a named
+    tool always (at least one call, of that tool if named), under "auto" when the server enables tool-guided
+    generation or a tool asks for `strict` (calls optional), as OVMS's Hermes3 generation-config builder does."""
+    guided = options.enable_tool_guided_generation or any(t.function.strict for t in request.offered)
+    if options.tool_parser is None or request.chosen == "none" or (request.chosen == "auto" and not guided):
+        return None
+    thinking = options.reasoning_parser is not None and (request.chat_template_kwargs or {}).get(
+        "enable_thinking") is not False
+    return tool_calls.calls_structure({t.function.name: t.parameters for t in request.offered},
+                                      required=request.chosen != "auto", parallel=request.parallel,
+                                      thinking=thinking)
+
+
+def generation_config(request: ChatRequest, room: int,
+                      options: ServerOptions | None = None) -> ov_genai.GenerationConfig:
     """The GenerationConfig for `request`, whose answer may take up to `room` tokens. Greedy when temperature is 0;
-    otherwise sampled at its temperature (1 if unset, as OpenAI) with its seed or a fresh one."""
+    otherwise sampled at its temperature (1 if unset, as OpenAI) with its seed or a fresh one. Tool calls are
+    constrained as `tool_generation` says."""
     config = ov_genai.GenerationConfig(max_new_tokens=request.asked_tokens[1] or room)
     temperature = 1.0 if request.temperature is None else request.temperature
     if temperature > 0:
@@ -237,6 +449,9 @@ def generation_config(request: ChatRequest, room: int) -> ov_genai.GenerationCon
     if fmt is not None and fmt.type != "text":
         schema = fmt.json_schema.schema_ if fmt.json_schema else {"type": "object"}
         config.structured_output_config = ov_genai.StructuredOutputConfig(json_schema=json.dumps(schema))
+    calls = tool_generation(request, options or ServerOptions())
+    if calls is not None:
+        config.structured_output_config = ov_genai.StructuredOutputConfig(structural_tags_config=calls)
     return config
 
 
@@ -262,13 +477,17 @@ class Reply:
         return {"prompt_tokens": self.prompt_tokens, "completion_tokens": completion_tokens,
                 "total_tokens": self.prompt_tokens + completion_tokens}
 
-    def completion(self, text: str, finish: str, tokens: int, logprobs: list[dict] | None) -> dict[str, Any]:
-        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish,
+    def completion(self, message: str | dict[str, Any], finish: str, tokens: int,
+                   logprobs: list[dict] | None) -> dict[str, Any]:
+        """The response: `message` is the answer's text or the whole message (content, reasoning, tool calls)."""
+        if isinstance(message, str):
+            message = {"role": "assistant", "content": message}
+        choice = {"index": 0, "message": message, "finish_reason": finish,
                   "logprobs": None if logprobs is None else {"content": logprobs}}
         return {"id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
                 "choices": [choice], "usage": self.usage(tokens)}
 
-    def chunk(self, delta: dict[str, str], finish: str | None = None, logprobs: list[dict] | None = None,
+    def chunk(self, delta: dict[str, Any], finish: str | None = None, logprobs: list[dict] | None = None,
               usage: int | None = None) -> str:
         """One server-sent event; `usage` (the completion's token count) makes it the usage chunk (no choices)."""
         body: dict[str, Any] = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,

@@ -163,8 +163,15 @@ class Engine:
         self._stale = False
 
 
-def encode_prompt(tokenizer: ov_genai.Tokenizer, messages: list[dict[str, str]]) -> ov.Tensor:
+def encode_prompt(tokenizer: ov_genai.Tokenizer, messages: list[dict[str, Any]],
+                  tools: list[dict[str, Any]] | None = None, extra_context: dict[str, Any] | None = None) -> ov.Tensor:
     """The chat prompt's token ids as `generate()` makes them: the chat template, then the tokenizer without its
-    special tokens (the template writes the ones the model needs; `add_request(id, str, ...)` would add a BOS)."""
-    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+    special tokens (the template writes the ones the model needs; `add_request(id, str, ...)` would add a BOS).
+    `tools` and `extra_context` (variables such as enable_thinking) go to the template through GenAI's ChatHistory."""
+    history = ov_genai.ChatHistory(messages)
+    if tools:
+        history.set_tools(tools)
+    if extra_context:
+        history.set_extra_context(extra_context)
+    prompt = tokenizer.apply_chat_template(history, add_generation_prompt=True)
     return tokenizer.encode(prompt, add_special_tokens=False).input_ids

@@ -73,14 +73,21 @@ class Server:
 
 
 def start_server(model_dir: Path | str, name: str | None = None, scheduler: dict[str, Any] | None = None,
-                 properties: dict[str, Any] | None = None, device: str = "CPU", timeout: float = 180) -> Server:
+                 properties: dict[str, Any] | None = None, device: str = "CPU", timeout: float = 180,
+                 tool_parser: str | None = None, reasoning_parser: str | None = None,
+                 enable_tool_guided_generation: bool = False) -> Server:
     """Start `python -m nbhelpers.serve` on a free port of 127.0.0.1 and return once it answers /health.
 
-    `scheduler` holds `SchedulerConfig` fields, `properties` OpenVINO properties. Raises ServerError (with the
-    server's last log lines) if it exits or does not answer within `timeout` seconds.
+    `scheduler` holds `SchedulerConfig` fields, `properties` OpenVINO properties. `tool_parser` ("hermes3"),
+    `reasoning_parser` ("qwen3") and `enable_tool_guided_generation` are OVMS's graph options of those names: how
+    answers are read for tool calls and thinking. Raises ValueError for a parser this server does not have, and
+    ServerError (with the server's last log lines) if it exits or does not answer within `timeout` seconds.
     """
     import httpx
 
+    from nbhelpers.chat_api import ServerOptions
+
+    ServerOptions(tool_parser, reasoning_parser, enable_tool_guided_generation)  # refuse unknown parsers here
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="nbhelpers-serve-", suffix=".log")[1])
     command = [sys.executable, "-m", "nbhelpers.serve", str(model_dir), "--port", str(port), "--device", device,
@@ -88,6 +95,9 @@ def start_server(model_dir: Path | str, name: str | None = None, scheduler: dict
                "--parent-pid", str(os.getpid())]
     if name:
         command += ["--name", name]
+    command += ["--tool-parser", tool_parser] if tool_parser else []
+    command += ["--reasoning-parser", reasoning_parser] if reasoning_parser else []
+    command += ["--enable-tool-guided-generation"] if enable_tool_guided_generation else []
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     server = Server(process, f"http://127.0.0.1:{port}", log)

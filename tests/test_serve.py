@@ -51,13 +51,15 @@ REFUSED: list[tuple[str, Any, int, str | None, str]] = [
     ("a prompt longer than the context", {**GOOD, "messages": [{"role": "user", "content": "owl " * 5000}]}, 400,
      "messages", "model's context is 2048 tokens"),
     ("an unknown role", {**GOOD, "messages": [{"role": "robot", "content": "hi"}]}, 400, "messages", "not a role"),
-    ("a tool message", {**GOOD, "messages": [{"role": "tool", "content": "42"}]}, 400, "messages", "tool calls"),
+    ("a tool message", {**GOOD, "messages": [{"role": "tool", "content": "42"}]}, 400, "messages",
+     "reads no tool calls"),
     ("an image part", {**GOOD, "messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]}, 400, "messages", "text parts"),
     ("an audio part", {**GOOD, "messages": [{"role": "user", "content": [
         {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}]}, 400, "messages", "text parts"),
     ("an unknown field", {**GOOD, "frobnicate": True}, 400, "frobnicate", "unknown field 'frobnicate'"),
-    ("tools", {**GOOD, "tools": [{"type": "function", "function": {"name": "f"}}]}, 400, "tools", "tool calling"),
+    ("tools", {**GOOD, "tools": [{"type": "function", "function": {"name": "f"}}]}, 400, "tools",
+     'start it with tool_parser="hermes3"'),
     ("logit_bias", {**GOOD, "logit_bias": {"1": 5}}, 400, "logit_bias", "per-token bias"),
     ("five stop strings", {**GOOD, "stop": list("abcde")}, 400, "stop", "1 to 4 non-empty"),
     ("an empty stop string", {**GOOD, "stop": ""}, 400, "stop", "non-empty"),
