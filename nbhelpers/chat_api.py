@@ -5,7 +5,7 @@ what to send instead): GenAI stops a whole `ContinuousBatchingPipeline` on some 
 fails its `add_request`, a schema xgrammar cannot compile fails `step()` for every request in the step), so the
 server refuses them first. `generation_config` maps a request to a `GenerationConfig` as OpenAI's defaults have it
 (temperature 1 and a fresh seed when the request names none; `temperature: 0` is greedy). The response and chunk
-builders write OpenAI's JSON shapes.
+builders are in `nbhelpers.chat_reply`, the request's models in `nbhelpers.chat_schema`.
 
 Taken: model, messages (system, developer, user and assistant; content as a string, a list of text parts, or null),
 max_tokens / max_completion_tokens, stream, stream_options.include_usage, temperature, top_p, presence_penalty,
@@ -19,23 +19,19 @@ constrains the calls. Any other field is refused with a 400 that names it, as Op
 from __future__ import annotations
 
 import json
-import re
 import secrets
-import time
-import uuid
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import openvino_genai as ov_genai
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 
 from nbhelpers import tool_calls
+from nbhelpers.chat_schema import ChatRequest, NamedToolChoice
 
 MAX_BODY_BYTES = 4 << 20  # a request body above this is refused (413) before it is parsed
 MAX_STOP = 4  # OpenAI takes up to 4 stop sequences
 MAX_SEED = (1 << 63) - 1  # GenAI's rng_seed is a signed 64-bit integer in Python (2**63 and above fail to convert)
-ROLES = ("system", "developer", "user", "assistant", "tool")  # "developer" is OpenAI's newer name for "system"
-FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # OpenAI's rule for a function's name
 NO_TOOL_PARSER = ('this server reads no tool calls: start it with tool_parser="hermes3" (start_server(..., '
                   'tool_parser="hermes3") or --tool-parser hermes3) for a model that writes Hermes tool calls '
                   '(<tool_call>{"name": ..., "arguments": {...}}</tool_call>, as Qwen2.5 and Qwen3 do)')
@@ -76,223 +72,6 @@ class RequestError(Exception):
     def __init__(self, message: str, param: str | None = None, status: int = 400, code: str | None = None) -> None:
         super().__init__(message)
         self.message, self.param, self.status, self.code = message, param, status, code
-
-
-class CalledFunction(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    name: str
-    arguments: str
-
-    @field_validator("arguments")
-    @classmethod
-    def json_object(cls, arguments: str) -> str:
-        try:
-            value = json.loads(arguments)
-        except ValueError:
-            value = None
-        if not isinstance(value, dict):
-            raise ValueError(f"arguments must be a JSON object in a string, as the server returned them, not "
-                             f"{arguments[:60]!r}")
-        return arguments
-
-
-class MessageToolCall(BaseModel):
-    """A call in an assistant message, as the server returned it in message.tool_calls."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-    id: str
-    type: Literal["function"]
-    function: CalledFunction
-
-
-class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    role: str
-    content: str | list[dict[str, Any]] | None = None
-    name: str | None = None
-    tool_calls: list[MessageToolCall] | None = None
-    tool_call_id: str | None = None
-
-    @field_validator("role")
-    @classmethod
-    def known_role(cls, role: str) -> str:
-        if role not in ROLES:
-            raise ValueError(f"{role!r} is not a role: use one of {', '.join(ROLES)}")
-        return role
-
-    @model_validator(mode="after")
-    def tool_fields(self) -> Message:
-        if self.role == "tool" and (self.tool_call_id is None or self.content is None):
-            raise ValueError("a 'tool' message carries the result of a call: content and the call's tool_call_id "
-                             "are required")
-        if self.role != "tool" and self.tool_call_id is not None:
-            raise ValueError("tool_call_id goes on 'tool' messages only")
-        if self.role != "assistant" and self.tool_calls is not None:
-            raise ValueError("tool_calls go on 'assistant' messages only")
-        return self
-
-    @field_validator("content")
-    @classmethod
-    def text_parts(cls, content: str | list[dict[str, Any]] | None) -> str | list[dict[str, Any]] | None:
-        for i, part in enumerate(content if isinstance(content, list) else []):
-            kind = part.get("type")
-            if kind != "text":
-                raise ValueError(f"part {i} is of type {kind!r}: this endpoint serves a text model and takes "
-                                 "text parts only ({'type': 'text', 'text': ...})")
-            if not isinstance(part.get("text"), str) or set(part) != {"type", "text"}:
-                raise ValueError(f"part {i}: a text part is exactly {{'type': 'text', 'text': <string>}}")
-        return content
-
-    def text(self) -> str:
-        """The content as one string: text parts joined, null as empty."""
-        if isinstance(self.content, list):
-            return "".join(part["text"] for part in self.content)
-        return self.content or ""
-
-    def for_template(self) -> dict[str, Any]:
-        """The message as a chat template takes it: "developer" as "system", content as one string; a call's
-        arguments as an object (vLLM does the same: templates write them with `tojson`)."""
-        message: dict[str, Any] = {"role": "system" if self.role == "developer" else self.role, "content": self.text()}
-        if self.name:
-            message["name"] = self.name
-        if self.tool_call_id is not None:
-            message["tool_call_id"] = self.tool_call_id
-        if self.tool_calls:
-            message["tool_calls"] = [{"id": c.id, "type": c.type, "function": {
-                "name": c.function.name, "arguments": json.loads(c.function.arguments)}} for c in self.tool_calls]
-        return message
-
-
-class FunctionDefinition(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    name: str
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    strict: bool | None = None
-
-    @field_validator("name")
-    @classmethod
-    def function_name(cls, name: str) -> str:
-        if not FUNCTION_NAME.fullmatch(name):
-            raise ValueError(f"{name!r} is not a function name: use 1 to 64 letters, digits, _ or -")
-        return name
-
-
-class Tool(BaseModel):
-    """OpenAI's function tool: {"type": "function", "function": {"name", "description", "parameters"}}."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-    type: Literal["function"]
-    function: FunctionDefinition
-
-    @property
-    def parameters(self) -> dict[str, Any]:
-        """The JSON schema of the arguments (no parameters: an empty object)."""
-        return self.function.parameters if self.function.parameters is not None else {"type": "object",
-                                                                                       "properties": {}}
-
-
-class NamedFunction(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    name: str
-
-
-class NamedToolChoice(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    type: Literal["function"]
-    function: NamedFunction
-
-
-class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    include_usage: bool = False
-
-
-class JsonSchema(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    name: str
-    schema_: dict[str, Any] | None = Field(None, alias="schema")  # "schema" would shadow a BaseModel attribute
-    description: str | None = None
-    strict: bool | None = None
-
-
-class ResponseFormat(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    type: Literal["text", "json_object", "json_schema"]
-    json_schema: JsonSchema | None = None
-
-
-class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    model: str
-    messages: list[Message]
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
-    stream: bool = False
-    stream_options: StreamOptions | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    seed: int | None = None
-    stop: str | list[str] | None = None
-    n: int | None = None
-    logprobs: bool | None = None
-    top_logprobs: int | None = None
-    response_format: ResponseFormat | None = None
-    tools: list[Tool] | None = None
-    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
-    parallel_tool_calls: bool | None = None
-    chat_template_kwargs: dict[str, Any] | None = None
-
-    @field_validator("tool_choice", mode="before")
-    @classmethod
-    def choice(cls, value: Any) -> Any:
-        if isinstance(value, str) and value not in ("none", "auto", "required"):
-            raise ValueError(f"{value!r} is not a tool choice: use 'none', 'auto', 'required' or "
-                             "{'type': 'function', 'function': {'name': <one of the tools>}}")
-        return value
-
-    @property
-    def chosen(self) -> str:
-        """How tools are used: "none" (no tools, or tool_choice "none"), "auto", "required", or "named"."""
-        if not self.tools or self.tool_choice == "none":
-            return "none"
-        if isinstance(self.tool_choice, NamedToolChoice):
-            return "named"
-        return self.tool_choice or "auto"
-
-    @property
-    def offered(self) -> list[Tool]:
-        """The tools the model is shown and may call: all of them, only the named one, or none."""
-        if self.chosen == "none":
-            return []
-        if isinstance(self.tool_choice, NamedToolChoice):
-            return [t for t in self.tools or [] if t.function.name == self.tool_choice.function.name]
-        return list(self.tools or [])
-
-    @property
-    def parallel(self) -> bool:
-        return self.parallel_tool_calls is not False
-
-    @property
-    def asked_tokens(self) -> tuple[str, int | None]:
-        """(field name, value) of the answer-length limit the client set, max_completion_tokens first."""
-        if self.max_completion_tokens is not None:
-            return "max_completion_tokens", self.max_completion_tokens
-        return "max_tokens", self.max_tokens
-
-    @property
-    def stops(self) -> list[str]:
-        return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
-
-    def chat(self) -> list[dict[str, Any]]:
-        """The messages as a chat template takes them ("developer" as "system")."""
-        return [m.for_template() for m in self.messages]
-
-    def template_tools(self) -> list[dict[str, Any]]:
-        """The tools the chat template is given (as the request sent them; none under tool_choice "none")."""
-        return [tool.model_dump(exclude_none=True) for tool in self.offered]
 
 
 def _in_range(request: ChatRequest, options: ServerOptions) -> None:
@@ -453,62 +232,3 @@ def generation_config(request: ChatRequest, room: int,
     if calls is not None:
         config.structured_output_config = ov_genai.StructuredOutputConfig(structural_tags_config=calls)
     return config
-
-
-def error_body(status: int, message: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
-    """OpenAI's error body."""
-    kind = {404: "not_found_error", 500: "server_error", 503: "server_error"}.get(status, "invalid_request_error")
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
-
-
-@dataclass
-class Reply:
-    """What a response carries besides the text: its id, model, and the prompt's token count."""
-
-    model: str
-    prompt_tokens: int
-    id: str = ""
-    created: int = 0
-
-    def __post_init__(self) -> None:
-        self.id, self.created = self.id or f"chatcmpl-{uuid.uuid4().hex[:12]}", self.created or int(time.time())
-
-    def usage(self, completion_tokens: int) -> dict[str, int]:
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": completion_tokens,
-                "total_tokens": self.prompt_tokens + completion_tokens}
-
-    def completion(self, message: str | dict[str, Any], finish: str, tokens: int,
-                   logprobs: list[dict] | None) -> dict[str, Any]:
-        """The response: `message` is the answer's text or the whole message (content, reasoning, tool calls)."""
-        if isinstance(message, str):
-            message = {"role": "assistant", "content": message}
-        choice = {"index": 0, "message": message, "finish_reason": finish,
-                  "logprobs": None if logprobs is None else {"content": logprobs}}
-        return {"id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
-                "choices": [choice], "usage": self.usage(tokens)}
-
-    def chunk(self, delta: dict[str, Any], finish: str | None = None, logprobs: list[dict] | None = None,
-              usage: int | None = None) -> str:
-        """One server-sent event; `usage` (the completion's token count) makes it the usage chunk (no choices)."""
-        body: dict[str, Any] = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                                "model": self.model}
-        if usage is None:
-            body["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish,
-                                "logprobs": None if logprobs is None else {"content": logprobs}}]
-        else:
-            body["choices"], body["usage"] = [], self.usage(usage)
-        return f"data: {json.dumps(body)}\n\n"
-
-
-def token_logprobs(tokenizer: ov_genai.Tokenizer, ids: list[int], logprobs: list[float]) -> list[dict[str, Any]]:
-    """OpenAI's logprobs.content entries for `ids` (each token decoded alone; no alternatives: top_logprobs []).
-
-    Special tokens (the end-of-sequence token GenAI includes in an answer that ended) are left out, as they are
-    of the answer's text."""
-    entries = []
-    for token, logprob in zip(ids, logprobs, strict=True):
-        text = tokenizer.decode([token])
-        if not text and tokenizer.decode([token], skip_special_tokens=False):
-            continue
-        entries.append({"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8")), "top_logprobs": []})
-    return entries

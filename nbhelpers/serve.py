@@ -37,8 +37,10 @@ import openvino_genai as ov_genai
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from nbhelpers import chat_api, tool_calls
-from nbhelpers.chat_api import ChatRequest, Reply, RequestError, ServerOptions, error_body, generation_config
+from nbhelpers import chat_api, chat_reply, tool_calls
+from nbhelpers.chat_api import RequestError, ServerOptions, generation_config
+from nbhelpers.chat_reply import Reply, error_body
+from nbhelpers.chat_schema import ChatRequest
 from nbhelpers.engine import Engine, Job, encode_prompt, engine_message
 
 
@@ -132,7 +134,7 @@ def create_app(engine: Engine, name: str, context_length: int, options: ServerOp
         if job.error:
             return JSONResponse(error_body(*job.error), job.error[0])
         text = engine.tokenizer.decode(tokens)
-        entries = chat_api.token_logprobs(engine.tokenizer, tokens, logprobs) if request.logprobs else None
+        entries = chat_reply.token_logprobs(engine.tokenizer, tokens, logprobs) if request.logprobs else None
         if not (reasoning or tools):
             return JSONResponse(reply.completion(text, job.finish or "stop", len(tokens), entries))
         answer = tool_calls.parse_answer(text, reasoning, tools, request.parallel)
@@ -164,7 +166,7 @@ async def stream(engine: Engine, job: Job, reply: Reply, logprobs: bool, usage: 
             ids, probs = update
             count += len(ids)
             streamer.write(ids)
-            entries = chat_api.token_logprobs(engine.tokenizer, ids, probs) if logprobs else None
+            entries = chat_reply.token_logprobs(engine.tokenizer, ids, probs) if logprobs else None
             ready = deltas("".join(pieces))
             pieces.clear()
             for i, delta in enumerate(ready or ([{}] if entries else [])):

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from nbhelpers import chat_api
+from nbhelpers import chat_api, chat_reply
 from nbhelpers.engine import Engine, Job
 from nbhelpers.errors import ServerError
 from nbhelpers.server import SCHEDULER_FIELDS, free_port, scheduler_fields, start_server
@@ -118,7 +118,7 @@ def test_defaults_are_openais_sampling_at_temperature_1_with_a_fresh_seed() -> N
     as_json = chat_api.parse_request(json.dumps({**GOOD, "response_format": {"type": "json_object"}}).encode())
     assert json.loads(chat_api.generation_config(as_json, 50).structured_output_config.json_schema) == {
         "type": "object"}
-    assert chat_api.error_body(404, "no such model", "model")["error"]["type"] == "not_found_error"
+    assert chat_reply.error_body(404, "no such model", "model")["error"]["type"] == "not_found_error"
 
 
 class FakeHandle:
