@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,14 @@ def tmp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("LOCALAPPDATA", str(home))
     return home
+
+
+@pytest.fixture
+def quiet() -> Iterator[None]:
+    """transformers' notices off while a test loads and generates (as notebooks 05 and 06 do
+    around these calls)."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    yield
+    transformers.logging.set_verbosity_warning()

@@ -85,16 +85,6 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twins]:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-@pytest.fixture
-def quiet() -> Iterator[None]:
-    """transformers' notices off while a test loads and generates (as notebooks 05 and 06 do around these calls)."""
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    yield
-    transformers.logging.set_verbosity_warning()
-
-
 # ---------------------------------------------------------------- openai/whisper-tiny (notebook 05)
 
 
@@ -372,21 +362,6 @@ def _with_exact_rope(model: Any, inv_freq: np.ndarray) -> Any:
     return model
 
 
-def _last_position_only(model: Any) -> Any:
-    """`model` with the LM head applied to the last position only (as GenAI does): a 750-token prompt then costs no
-    750 x 152000 logits."""
-    from openvino import opset13 as ops
-
-    node = model.output("logits").get_node()
-    while node.get_type_name() != "MatMul":  # back from the Result through any Convert to the LM head
-        node = node.input_value(0).get_node()
-    hidden = node.input_value(0)
-    last = ops.slice(hidden, np.array([-1]), np.array([np.iinfo(np.int64).max]), np.array([1]), np.array([1]))
-    node.input(0).replace_source_output(last.output(0))
-    model.validate_nodes_and_infer_types()
-    return model
-
-
 @pytest.mark.usefixtures("quiet")
 def test_vlm_openvino_against_pytorch_at_f32(twins: Twins, pictures: list[Any], tmp_path: Path) -> None:
     """The fp16 export (the notebook's) holds exactly the twin's weights (saved in fp16, as the hub's), so at f32
@@ -414,8 +389,9 @@ def test_vlm_openvino_against_pytorch_at_f32(twins: Twins, pictures: list[Any], 
                   restored / "openvino_language_model.xml", compress_to_fp16=False)
     folders = {"as exported": folder, "exact rope": restored}
     vision = core.compile_model(folder / "openvino_vision_embeddings_model.xml", "CPU", F32)
-    language = {name: core.compile_model(_last_position_only(core.read_model(f / "openvino_language_model.xml")),
-                                         "CPU", F32) for name, f in folders.items()}
+    language = {name: core.compile_model(
+        vlm_twin.last_position_only(core.read_model(f / "openvino_language_model.xml")), "CPU", F32)
+        for name, f in folders.items()}
     genai = {name: ov_genai.VLMPipeline(f, "CPU", **F32) for name, f in folders.items()}
     # GenAI's prompt for one untagged image ("<image>\n" before the question, then the chat template), so that
     # PyTorch sees the same 750 tokens.

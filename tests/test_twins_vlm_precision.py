@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,30 +41,6 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return source, out
 
 
-@pytest.fixture
-def quiet() -> Iterator[None]:
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    yield
-    transformers.logging.set_verbosity_warning()
-
-
-def _last_position_only(model: Any) -> Any:
-    """`model` with the LM head applied to the last position only (as GenAI does), so a 750-token prompt costs no
-    750 x 152000 logits."""
-    from openvino import opset13 as ops
-
-    node = model.output("logits").get_node()
-    while node.get_type_name() != "MatMul":  # back from the Result through any Convert to the LM head
-        node = node.input_value(0).get_node()
-    hidden = node.input_value(0)
-    last = ops.slice(hidden, np.array([-1]), np.array([np.iinfo(np.int64).max]), np.array([1]), np.array([1]))
-    node.input(0).replace_source_output(last.output(0))
-    model.validate_nodes_and_infer_types()
-    return model
-
-
 @pytest.mark.usefixtures("quiet")
 def test_vlm_fp32_export_matches_pytorch_at_f32(twin: tuple[Path, Path]) -> None:
     import openvino as ov
@@ -85,7 +60,7 @@ def test_vlm_fp32_export_matches_pytorch_at_f32(twin: tuple[Path, Path]) -> None
     torch_model = LlavaForConditionalGeneration.from_pretrained(source, dtype=torch.float32).eval()
     processor = AutoProcessor.from_pretrained(source)
     vision = core.compile_model(folder / "openvino_vision_embeddings_model.xml", "CPU", F32)
-    language = core.compile_model(_last_position_only(language_model), "CPU", F32)
+    language = core.compile_model(vlm_twin.last_position_only(language_model), "CPU", F32)
     genai = ov_genai.VLMPipeline(folder, "CPU", **F32)
     # GenAI's prompt for one untagged image, rendered by its own template, so that PyTorch sees the same tokens.
     tokenizer = ov_genai.Tokenizer(folder)

@@ -121,3 +121,19 @@ def build(root: Path, seed: int = 0, tokenizer: Qwen2Tokenizer | None = None) ->
                           ("chat_template.json", {"chat_template": CHAT_TEMPLATE})):
         (out / name).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
     return out
+
+
+def last_position_only(model: Any) -> Any:
+    """`model` with the LM head applied to the last position only (as GenAI does): a 750-token prompt then costs no
+    750 x 152000 logits."""
+    import numpy as np
+    from openvino import opset13 as ops
+
+    node = model.output("logits").get_node()
+    while node.get_type_name() != "MatMul":  # back from the Result through any Convert to the LM head
+        node = node.input_value(0).get_node()
+    hidden = node.input_value(0)
+    last = ops.slice(hidden, np.array([-1]), np.array([np.iinfo(np.int64).max]), np.array([1]), np.array([1]))
+    node.input(0).replace_source_output(last.output(0))
+    model.validate_nodes_and_infer_types()
+    return model
