@@ -488,9 +488,10 @@ def test_each_bad_tool_request_is_refused_and_the_next_answered(scripted: dict) 
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 # Every value bounded (a string's pattern, an integer range, enums), so a constrained call always ends. With a
 # plain "string" or "number" the untrained demo writes one value until max_tokens: 7 of 21 calls were complete
-# within 512 tokens (3 questions, temperature 0 and 1 with 6 seeds; /tmp/exp/tools/probe_so5.py), against 21 of 21
-# with these schemas. (A pattern, not maxLength: GenAI 2026.4.1's xgrammar lets control characters into a string
-# bounded by maxLength; repro/xgrammar_maxlength.py.)
+# within 512 tokens (3 questions, temperature 0 and 1 with 6 seeds; a probe of an earlier session), against 21 of
+# 21 with the city bounded by maxLength 24. The city has a pattern now, not maxLength: GenAI 2026.4.1's xgrammar
+# lets control characters into a string bounded by maxLength (repro/xgrammar_maxlength.py); the tests below check
+# that every call parses and validates.
 DEMO_SCHEMAS = {
     "get_weather": {"type": "object", "properties": {"city": {"type": "string", "pattern": "^[A-Za-z ]{1,24}$"},
                                                      "unit": {"enum": ["celsius", "fahrenheit"]}},
