@@ -55,6 +55,12 @@ ROLES: dict[str, ModelRole] = {
         "npu-llm", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", "nbhelpers/demo-llm",
         "a small chat model from OpenVINO's GenAI-on-NPU guide (Llama architecture)", "2.2 GB", cost="llm-cost",
     ),
+    "tools": ModelRole(
+        "tools", "Qwen/Qwen3-0.6B", "nbhelpers/demo-llm-tools",
+        "a small chat model that calls tools (Hermes-format <tool_call> JSON) and thinks in <think> tags (Qwen3 "
+        "architecture); the demo is the demo target fine-tuned to call two tools (committed in nbhelpers/data)",
+        "1.5 GB", kv_shape=(28, 8, 128), cost="llm-cost",
+    ),
     "llm-cost": ModelRole(
         "llm-cost", None, "nbhelpers/demo-llm-100m",
         "random weights at a realistic cost (~100 M parameters) for timing; its text is noise", "",
