@@ -73,6 +73,11 @@ def test_a_call_is_right_only_with_the_right_name_and_arguments() -> None:
     result = json.loads(answer.messages[-1]["content"])
     wrong = answer.target_text().replace(str(list(result.values())[-1]), "999")
     assert not tc.is_right(answer, wrong), "an answer that does not use the tool's result"
+    result = json.dumps({"temperature": 1, "condition": "sunny"})
+    weather = tc.ToolExample("answer", [{"role": "tool", "content": result}], None, "", "")
+    assert tc.is_right(weather, "It is sunny and 1 degrees.")
+    assert not tc.is_right(weather, "It is sunny and 11 degrees."), "1 is not 11: values match as whole numbers"
+    assert not tc.is_right(weather, "It is sunny and -1 degrees.")
 
 
 def test_tool_errors_name_the_problem() -> None:
