@@ -64,6 +64,7 @@ def test_a_call_is_right_only_with_the_right_name_and_arguments() -> None:
     assert not tc.is_right(ex, good.replace(f'"a": {a}', f'"a": {a + 1}'))
     assert not tc.is_right(ex, good.replace("calculator", "get_weather"))
     assert not tc.is_right(ex, good.replace("}}", "}"))  # not JSON
+    assert not tc.is_right(ex, good + "\n" + good.split("</think>")[-1].strip()), "two calls are not the one asked for"
     assert not tc.is_right(ex, "The answer is 12.")
     text = next(e for e in tc.tool_corpus("heldout", n=5) if e.kind == "text")
     assert tc.is_right(text, text.target_text()) and not tc.is_right(text, good)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from nbhelpers.demos.corpus import CAPITALS, Conversation, chat_corpus
 from nbhelpers.demos.llm import ASSISTANT, EOS, USER
+from nbhelpers.tool_calls import CALL_START, parse_hermes, split_reasoning
 
 TOOLS: list[dict[str, Any]] = [
     {"type": "function", "function": {
@@ -250,30 +251,15 @@ def tool_corpus(split: Split = "train", seed: int = 0, n: int | None = None) -> 
     return out
 
 
-def parse_call(text: str) -> dict[str, Any] | None:
-    """Return the first `<tool_call>{...}</tool_call>` in `text` as {"name", "arguments"}, or None if there is none
-    or it is not a JSON object with a string name and an object of arguments."""
-    start, end = text.find("<tool_call>"), text.find("</tool_call>")
-    if start < 0 or end < start:
-        return None
-    try:
-        call = json.loads(text[start + len("<tool_call>"):end])
-    except json.JSONDecodeError:
-        return None
-    if not (isinstance(call, dict) and isinstance(call.get("name"), str) and isinstance(call.get("arguments"), dict)):
-        return None
-    return {"name": call["name"], "arguments": call["arguments"]}
-
-
 def is_right(ex: ToolExample, text: str) -> bool:
-    """Return True if `text` (the model's, think section included) is what `ex` asks for: the same call (numbers by
-    value), or text without a call holding the tool's result values, else the expected answer's first three words."""
-    call = parse_call(text)
+    """Return True if `text` (the model's, think section included) is what `ex` asks for: exactly the one call (numbers
+    by value), or text without a call holding the tool's result values, else the expected answer's first three words."""
+    answer = split_reasoning(text)[1]
+    calls = parse_hermes(answer)[1]
     if ex.call is not None:
-        return call == ex.call
-    if call is not None or "<tool_call>" in text:
+        return [(c.name, json.loads(c.arguments)) for c in calls] == [(ex.call["name"], ex.call["arguments"])]
+    if calls or CALL_START in answer:
         return False
-    answer = text.split("</think>")[-1]
     if ex.kind == "answer":
         values = json.loads(ex.messages[-1]["content"]).values()  # each as a whole word or number: 1 is not 11
         return all(re.search(rf"(?<![\w.-]){re.escape(str(v))}(?!\w|\.\d)", answer) for v in values)
