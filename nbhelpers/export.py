@@ -112,14 +112,26 @@ def export_llm(name: str, weight_format: str = "fp16", *extra: str, force: bool 
 
 
 def _export(name: str, task: str, weight_format: str, required: tuple[str, ...], force: bool,
-            after: Callable[[str, Path], object] | None = None) -> Path:
+            after: Callable[[str, Path], object] | None = None, extra: tuple[str, ...] = ()) -> Path:
     def export(tmp: Path) -> None:  # the source is only needed (built or downloaded) when not cached
         source = model_source(name)
-        subprocess.run(export_command(source, tmp, weight_format, task=task), check=True)
+        subprocess.run(export_command(source, tmp, weight_format, *extra, task=task), check=True)
         if after is not None:
             after(source, tmp)
 
     return build_once(ov_dir(name, weight_format), export, force=force, required=required)
+
+
+def export_eagle3_head(name: str, weight_format: str = "fp16", force: bool = False) -> Path:
+    """Export the EAGLE-3 draft head `name` as optimum-intel documents it (cached); return its folder.
+
+    The command is `optimum-cli export openvino --model <head> --task text-generation-with-past --trust-remote-code`:
+    optimum-intel points the head config's `auto_map` at its own installed head class (optimum.exporters.openvino.
+    model_patcher), which transformers loads only with `--trust-remote-code`; no code comes from the hub. A head has
+    no tokenizer of its own (GenAI uses the target's). Raises subprocess.CalledProcessError if the export fails.
+    """
+    return _export(name, "text-generation-with-past", weight_format, ("openvino_model.xml", "openvino_model.bin"),
+                   force, extra=("--trust-remote-code",))
 
 
 def export_text2image(name: str, weight_format: str = "fp16", force: bool = False) -> Path:

@@ -47,9 +47,19 @@ ROLES: dict[str, ModelRole] = {
         "a smaller sibling that shares the target's tokenizer (draft for speculative decoding)", "0.27 GB",
     ),
     "sd-target": ModelRole(
-        "sd-target", "HuggingFaceTB/SmolLM2-1.7B-Instruct", "nbhelpers/demo-llm-padded",
-        "a target for speculative decoding; the demo is the trained demo target padded to ~100 M parameters "
-        "with zero output projections (same logits, realistic cost)", "3.4 GB",
+        "sd-target", "Qwen/Qwen3-1.7B", "nbhelpers/demo-llm-padded",
+        "a target for speculative decoding with a public EAGLE-3 head (Qwen3 architecture); the demo is the trained "
+        "demo target padded to ~100 M parameters with zero output projections (same logits, realistic cost)",
+        "4.1 GB", kv_shape=(28, 8, 128),
+    ),
+    "sd-draft": ModelRole(
+        "sd-draft", "Qwen/Qwen3-0.6B", "nbhelpers/demo-llm-draft",
+        "a smaller sibling of the speculative target, same tokenizer (a separate draft model)", "1.5 GB",
+    ),
+    "sd-eagle3": ModelRole(
+        "sd-eagle3", "AngelSlim/Qwen3-1.7B_eagle3", "nbhelpers/demo-llm-eagle3",
+        "an EAGLE-3 draft head for the speculative target: one decoder layer that drafts from three of the target's "
+        "hidden states; the demo head is trained for the demo target (committed in nbhelpers/data)", "0.27 GB",
     ),
     "npu-llm": ModelRole(
         "npu-llm", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", "nbhelpers/demo-llm",
@@ -122,6 +132,7 @@ IR_REPOS: dict[str, str] = {
 }
 # Target and draft pairs that share a tokenizer: {label: (target, draft)}.
 SPECULATIVE_PAIRS: dict[str, tuple[str, str]] = {
+    "Qwen3-1.7B + Qwen3-0.6B (and an EAGLE-3 head)": ("Qwen/Qwen3-1.7B", "Qwen/Qwen3-0.6B"),
     "SmolLM2-1.7B-Instruct + SmolLM2-135M-Instruct": ("HuggingFaceTB/SmolLM2-1.7B-Instruct",
                                                       "HuggingFaceTB/SmolLM2-135M-Instruct"),
     "Phi-3-mini-4k-instruct int4 + FastDraft-50M int8 (OpenVINO IR only)": (
@@ -130,8 +141,13 @@ SPECULATIVE_PAIRS: dict[str, tuple[str, str]] = {
 }
 
 
+# EAGLE-3 draft heads, by the target whose hidden states they read (a head fits that one target only).
+EAGLE3_HEADS: dict[str, str] = {"Qwen/Qwen3-1.7B": "AngelSlim/Qwen3-1.7B_eagle3",
+                                "nbhelpers/demo-llm-padded": "nbhelpers/demo-llm-eagle3"}
+
+
 def default_pair() -> str:
-    """Return the label of the default speculative pair: the SmolLM2 pair, or the demo pair when offline."""
+    """Return the label of the default speculative pair: the Qwen3 pair, or the demo pair when offline."""
     return list(SPECULATIVE_PAIRS)[-1 if is_offline() else 0]
 
 
@@ -204,6 +220,7 @@ def model_source(name: str) -> str:
     Raises UnknownModelError for a name no role offers, and OfflineError for a hub id in offline mode.
     """
     known = {n for spec in ROLES.values() for n in model_choices(spec.role)}
+    known |= {n for pair in SPECULATIVE_PAIRS.values() for n in pair}
     if name not in known:
         raise UnknownModelError(f"unknown model {name!r}; choose one of: {', '.join(sorted(known))}")
     if not is_demo(name):

@@ -181,6 +181,17 @@ def test_the_demo_pair_shares_one_tokenizer_and_default_follows_offline(monkeypa
                                                                                draft.pad_token_id)
 
 
+def test_each_eagle3_head_belongs_to_a_pair_and_both_default_targets_have_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert set(models.EAGLE3_HEADS) <= {target for target, _ in models.SPECULATIVE_PAIRS.values()}
+    for offline in ("1", "0"):
+        monkeypatch.setenv("NBHELPERS_OFFLINE", offline)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        target = models.SPECULATIVE_PAIRS[models.default_pair()][0]
+        assert models.EAGLE3_HEADS[target] == models.default_model("sd-eagle3"), offline
+    monkeypatch.setenv("NBHELPERS_OFFLINE", "1")
+    assert (Path(models.model_source("nbhelpers/demo-llm-eagle3")) / "model.safetensors").is_file()
+
+
 def test_hub_loras_are_fetched_once_and_refused_offline_when_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

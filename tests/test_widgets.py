@@ -28,7 +28,7 @@ def test_pair_selector_defaults_to_demo_offline(monkeypatch: pytest.MonkeyPatch)
     assert pair_selector().value == ("nbhelpers/demo-llm-padded", "nbhelpers/demo-llm-draft")
     monkeypatch.setenv("NBHELPERS_OFFLINE", "0")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    assert pair_selector().value[0] == "HuggingFaceTB/SmolLM2-1.7B-Instruct"
+    assert pair_selector().value == ("Qwen/Qwen3-1.7B", "Qwen/Qwen3-0.6B")
 
 
 def test_chat_widget_streams_replies_and_reports_errors() -> None:
