@@ -231,18 +231,20 @@ def build_tokenizer() -> Qwen2Tokenizer:
     return tokenizer
 
 
-def build(root: Path, seed: int = 0, tokenizer: Qwen2Tokenizer | None = None) -> Path:
-    """Save the twin as a hub snapshot in `root`/Qwen/Qwen3-0.6B (bf16 weights, as the real snapshot; the real
-    tokenizer_config.json and generation_config.json values) and return the folder. Raises AssertionError if the
-    tokenizer does not have the real ids once loaded back."""
+def build(root: Path, seed: int = 0, tokenizer: Qwen2Tokenizer | None = None, name: str = NAME,
+          real_config: dict[str, Any] = REAL_CONFIG, shrunk: dict[str, Any] = SHRUNK) -> Path:
+    """Save the twin as a hub snapshot in `root`/`name` (bf16 weights, as the real snapshot; the real
+    tokenizer_config.json and generation_config.json values) and return the folder. Another Qwen3 of the same
+    tokenizer (Qwen3-1.7B: tests/twins/eagle3.py) passes its own `name`, `real_config` and `shrunk`. Raises
+    AssertionError if the tokenizer does not have the real ids once loaded back."""
     import torch
     from transformers import AutoTokenizer, GenerationConfig, Qwen3Config, Qwen3ForCausalLM
 
-    out = repo_dir(root, NAME)
-    fields = {k: v for k, v in REAL_CONFIG.items() if k not in ("architectures", "model_type", "torch_dtype",
+    out = repo_dir(root, name)
+    fields = {k: v for k, v in real_config.items() if k not in ("architectures", "model_type", "torch_dtype",
                                                                 "transformers_version")}
-    config = Qwen3Config(**{**fields, **SHRUNK, "initializer_range": INIT_STD})
-    config.architectures = REAL_CONFIG["architectures"]
+    config = Qwen3Config(**{**fields, **shrunk, "initializer_range": INIT_STD})
+    config.architectures = real_config["architectures"]
     torch.manual_seed(seed)
     model = Qwen3ForCausalLM(config).eval()
     model.generation_config = GenerationConfig(**{k: v for k, v in REAL_GENERATION_CONFIG.items()
