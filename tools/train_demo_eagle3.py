@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from nbhelpers.demos import committed_dir, model_card
 from nbhelpers.demos.corpus import chat_corpus
-from tools.training import lr_at
+from tools.training import lr_at, publish
 
 if TYPE_CHECKING:
     import torch
@@ -256,10 +256,7 @@ def build(out: Path, steps: int = STEPS, seed: int = 0) -> dict[str, Any]:
               "unroll": UNROLL, "sampled_per_prompt": SAMPLED, "seed": seed, "sequences": len(sequences), "minutes":
               round(minutes, 1), "final_loss": round(final_loss, 4), "parameters_m": round(n_params / 1e6, 2),
               "genai_f32_heldout_chain": measured}
-    (partial / "training_report.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (partial / "README.md").write_text(card(result), encoding="utf-8")
-    shutil.rmtree(out, ignore_errors=True)
-    partial.rename(out)
+    publish(partial, out, result, card(result))
     return result
 
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from nbhelpers.demos import committed_dir, model_card
 from nbhelpers.demos.llm import EOS
 from nbhelpers.demos.tools_corpus import CHAT_TEMPLATE, MAX_NEW_TOKENS, ToolExample, tool_corpus
-from tools.training import lr_at, optimizer_step, pad_examples
+from tools.training import lr_at, optimizer_step, pad_examples, publish
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -143,10 +143,7 @@ def build(out: Path, steps: int = STEPS, seed: int = 0) -> dict[str, Any]:
               "seed": seed, "examples": len(examples), "minutes": round(minutes, 1),
               "final_loss": round(final_loss, 4), "parameters_m": round(n_params / 1e6, 2),
               "grade_f32_heldout": grade["heldout"], "grade_f32_known": grade["known"]}
-    (partial / "training_report.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (partial / "README.md").write_text(card(result), encoding="utf-8")
-    shutil.rmtree(out, ignore_errors=True)
-    partial.rename(out)
+    publish(partial, out, result, card(result))
     return result
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from nbhelpers.demos import model_card  # noqa: F401  (re-exported: one card format for committed and built demos)
 
@@ -92,3 +93,16 @@ def train_bpe(texts: Iterable[str], vocab_size: int, chat_template: str, special
     )
     fast.chat_template = chat_template
     return fast
+
+
+def publish(partial: Path, out: Path, report: dict[str, Any], card: str) -> None:
+    """Write `report` (training_report.json) and `card` (README.md) into the finished snapshot `partial`, then put it
+    in place of `out`: a run cut short never leaves a folder at `out` that looks complete."""
+    import json
+    import shutil
+
+    (partial / "training_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (partial / "README.md").write_text(card, encoding="utf-8")
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)
+

@@ -27,6 +27,7 @@ repeats itself accepts every draft.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +105,6 @@ def build_head(root: Path, target: Path | None = None, seed: int = 0) -> Path:
     if target is not None:
         state.update(identity_head(target, ids))
     torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, out / "pytorch_model.bin")
-    import json
-
     (out / "config.json").write_text(json.dumps(HEAD_CONFIG, indent=2) + "\n", encoding="utf-8")
     return out
 
