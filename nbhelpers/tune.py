@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from nbhelpers.cache import require_model_dir
+from nbhelpers.cache import build_once, require_model_dir
 from nbhelpers.devices import cpu_features, default_precision, device_names
 from nbhelpers.export import OV_LLM_FILES, export_command, export_llm
 from nbhelpers.isolation import RESULT, ChildOutcome, run_python
@@ -53,7 +53,7 @@ class TuneConfig:
     """What `tune` measures. Raises ModelNotFoundError/ModelNotReadyError for an unusable `model_dir`."""
 
     model_dir: Path | None = None  # an exported OpenVINO LLM; None: the demo, exported in each weight format
-    speed_model: str = field(default_factory=lambda: timing_model(DEMO))  # random weights of realistic cost
+    speed_model: str = field(default_factory=lambda: timing_model(DEMO))  # random weights, realistic size; or a folder
     weight_formats: tuple[str, ...] = tuple(WEIGHT_FORMATS)  # the first is the defaults' format
     dynamic_quantization: tuple[str, ...] = ("32", "64", "0")  # group sizes; 0 turns it off
     kv_cache: tuple[str, ...] = ("u8", "f16")
@@ -232,6 +232,14 @@ def _choose(measured: Rows, incumbent: Config, min_gain: float) -> Config:
     return max(winners, key=lambda c: gains[c].median, default=incumbent)
 
 
+def _speed_export(model: str, weights: str) -> Path:
+    """The export of `model` (a known model name, or a hub-snapshot folder: exported into `ov-<weights>` beside it)."""
+    if not Path(model).is_dir():
+        return export_llm(model, *WEIGHT_FORMATS[weights])
+    export = lambda tmp: subprocess.run(export_command(model, tmp, *WEIGHT_FORMATS[weights]), check=True)  # noqa: E731
+    return build_once(Path(model).parent / f"ov-{weights}", export, required=OV_LLM_FILES)
+
+
 def tune(cfg: TuneConfig) -> dict[str, Any]:
     """Measure the knobs in stages and return the report (rows, recommendation, quality, machine)."""
     from tqdm.auto import tqdm
@@ -239,7 +247,7 @@ def tune(cfg: TuneConfig) -> dict[str, Any]:
     if cfg.model_dir is None:
         print(f"exporting {cfg.speed_model} in {len(cfg.weight_formats)} weight formats (cached after the first run)")
     folders = {AS_EXPORTED: Path(cfg.model_dir)} if cfg.model_dir else {
-        w: export_llm(cfg.speed_model, *WEIGHT_FORMATS[w]) for w in cfg.weight_formats}
+        w: _speed_export(cfg.speed_model, w) for w in cfg.weight_formats}
     baseline = best = (next(iter(folders)), ())
     stages = [(PRECISION, _precisions()), (DQ, cfg.dynamic_quantization), (KV, cfg.kv_cache),
               (THREADS, tuple(map(str, cfg.threads)))]

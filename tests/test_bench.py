@@ -26,10 +26,21 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_cache: Path, tmp_path: Pat
     assert results["cpu_slug"] == out.name
     assert results["command"] == f"python -m nbhelpers.bench --out {out.parent} --quick"
     engines_seen = {(r["engine"], r["precision"]) for r in results["decode"]}
-    assert engines_seen == {("pytorch", "fp32"), ("openvino", "fp16"), ("openvino", "int8")}
+    chosen = results["recipe"]  # the tuner's quick stages on the tiny model: its recommendation is a row of its own
+    assert chosen["source"] == "tuned here on the tiny model (tune.json)" and (out / "tune.json").is_file()
+    assert engines_seen == {("pytorch", "fp32"), ("openvino", "fp16"), ("openvino", "int8"),
+                            ("openvino", f"recommended here ({chosen['label']})")}
+    assert chosen["weights"] in ("fp16", "int8") and chosen["export_flags"][1] == chosen["weights"]
     written = read_rows(out / "rows.jsonl")  # row by row as measured, before the results above
-    assert [(r["engine"], r["precision"], r["status"]) for r in written if r.get("kind") != "serving"] == [
+    assert [(r["engine"], r["precision"], r["status"]) for r in written if r.get("kind") is None] == [
         (r["engine"], r["precision"], "ok") for r in results["decode"]]
+    # the speculative rows: OpenVINO alone here (no llama.cpp in the tests), the tiny model drafting for itself
+    spec = {r["method"]: r for r in results["speculative_rows"]}
+    assert list(spec) == ["plain", "draft model, k=4"] and all(r["status"] == "ok" for r in spec.values())
+    assert spec["draft model, k=4"]["identical"] == spec["draft model, k=4"]["compared"] == 2  # a round, 2 prompts
+    assert spec["draft model, k=4"]["tokens_per_pass"] > 1 and spec["plain"]["tokens_per_pass"] == 1.0
+    assert [r["method"] for r in written if r.get("kind") == "speculative"] == list(spec)
+    assert results["summary"] == {"sizes": [], "speculative": None}  # nothing to compare without llama.cpp
     served = results["serving"]  # ContinuousBatchingPipeline, 1 and 2 users at once in the quick run
     assert [(r["users"], r["status"]) for r in served] == [(1, "ok"), (2, "ok")]
     assert [r["users"] for r in written if r.get("kind") == "serving"] == [1, 2]
@@ -43,8 +54,8 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_cache: Path, tmp_path: Pat
             record["weight_bytes"] * record["tokens_per_s"] / (results["bandwidth_gbs"] * 1e9))
         assert record["cache_resident"] == (record["weight_bytes"] < 2 * cache["resident_below_mib"] * 2**20)
     assert results["build"]["pytorch"]["cpu_capability"]  # what each engine's kernels were built/configured with
-    hint = results["build"]["openvino"]["INFERENCE_PRECISION_HINT"]
-    assert hint in {"bf16", "f16", "f32"}  # fp16 and int8 both at the plugin's default: one value for the engine
+    hint = results["build"]["openvino"]["INFERENCE_PRECISION_HINT"]  # one value, or one per row if they differ
+    assert set(hint.values() if isinstance(hint, dict) else [hint]) <= {"bf16", "f16", "f32"}
     assert any(note.startswith("Kernels: PyTorch dispatches") for note in results["notes"])
     by_precision = {r["precision"]: r["weight_bytes"] for r in results["decode"]}
     assert by_precision["int8"] < by_precision["fp16"] < by_precision["fp32"]  # bytes read per token follow the format
@@ -64,6 +75,7 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_cache: Path, tmp_path: Pat
     assert set(results["kv_cache"]) >= {"context", "stateful_ms", "stateless_ms", "no_cache_ms"}
     assert "llama.cpp" not in results["config"]["engines"]
     markdown = (out / "results.md").read_text()
+    assert "## The project's recipe against llama.cpp" in markdown and "| openvino draft model, k=4 |" in markdown
     assert "| tiny openvino int8 |" in markdown and "![tokens_per_s](tokens_per_s.png)" in markdown
     assert "| status |" in markdown and "Reads are cache-resident below" in markdown
     assert "## Serving: ContinuousBatchingPipeline" in markdown and "| 2 users |" in markdown

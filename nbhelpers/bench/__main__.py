@@ -30,6 +30,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, Path]:
     parser.add_argument("--engines", nargs="+", choices=["pytorch", "openvino", "llama.cpp"])
     parser.add_argument("--repeats", type=int, help="measured runs per engine (default 3)")
     parser.add_argument("--no-extras", action="store_true", help="skip speculative decoding, LoRA and KV-cache")
+    parser.add_argument("--tune", type=Path, metavar="FILE",
+                        help="the report of `python -m nbhelpers tune --json FILE` to run as 'OpenVINO, recommended "
+                             "here' (default: the tuner's stages run here on the benchmark's 0.5 B model)")
     parser.add_argument("--timeout", type=float,
                         help="seconds an engine's worker may take to load or to do one run before it is stopped and "
                              "reported (default 600)")
@@ -43,6 +46,10 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[BenchConfig, Path]:
         config = replace(config, repeats=args.repeats)
     if args.no_extras:
         config = replace(config, extras=False)
+    if args.tune:
+        if not args.tune.is_file():
+            parser.error(f"--tune {args.tune}: no such file; write one with `python -m nbhelpers tune --json FILE`")
+        config = replace(config, tune_json=str(args.tune))
     if args.timeout:
         config = replace(config, timeout=args.timeout)
     return config, args.out

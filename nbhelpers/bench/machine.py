@@ -125,3 +125,16 @@ def cache_resident_limit(sweep: dict[int, float], tolerance: float = 0.15) -> in
             break
         limit = size
     return limit
+
+
+def versions() -> dict[str, str]:
+    """Return the installed versions of the engines' packages (those that are installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("openvino", "openvino-genai", "torch", "transformers", "llama-cpp-python"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found

@@ -94,6 +94,45 @@ def _serving_lines(results: dict[str, Any]) -> list[str]:
             f"{results['config']['new_tokens']} new tokens; prefix caching off.", "", markdown_table(rows), ""]
 
 
+def _summary_lines(results: dict[str, Any]) -> list[str]:
+    """The project's recipe against llama.cpp's best at equal bits, and both engines' speculative rows."""
+    recipe, summary = results.get("recipe"), results.get("summary") or {}
+    if not recipe:
+        return []
+    long = results["config"]["long_prompt"]
+    rows = {r["size"]: {"OpenVINO, recommended here": f"{r['openvino_tps']:.1f}",
+                        "llama.cpp best at equal bits": f"{r['llama_cpp_tps']:.1f} ({r['llama_cpp']})",
+                        "decode ratio": f"{r['decode_ratio']:.2f}x",
+                        f"TTFT ms at {long} tokens, OpenVINO / llama.cpp": f"{r['openvino_ttft_long_ms']:.0f} / "
+                                                                           f"{r['llama_cpp_ttft_long_ms']:.0f}",
+                        "prefill ratio": f"{r['prefill_ratio']:.2f}x"} for r in summary.get("sizes", [])}
+    lines = ["## The project's recipe against llama.cpp", "",
+             f"Recommended here: **{recipe['label']}** ({recipe['source']}; tuned on {recipe['tuned_on']}); "
+             "decode tokens/s, median of the run; ratio = OpenVINO / llama.cpp (prefill: llama.cpp's TTFT / "
+             "OpenVINO's).", "", markdown_table(rows) if rows else "(no size has both rows)", ""]
+    spec = results.get("speculative_rows") or []
+    if spec:
+        table = {f"{r['engine']} {r['method']}": (
+            {"weights": r["weights"], "tokens/s": f"{r['tokens_per_s']:.1f} [{r['tokens_per_s_low']:.1f}-"
+                                                  f"{r['tokens_per_s_high']:.1f}]",
+             "speed-up over the engine's plain": f"{r['speedup']:.2f}x [{r['speedup_low']:.2f}-{r['speedup_high']:.2f}]"
+             if "speedup" in r else "", "tokens per target pass": f"{r['tokens_per_pass']:.2f}",
+             "same tokens as plain": f"{r['identical']} of {r['compared']}" if "identical" in r else ""}
+            if _ok(r) else {"weights": r["weights"], "tokens/s": f"{r['status']} ({r.get('failed_during', '')})"})
+            for r in spec}
+        lines += ["### Fewer target passes: each engine's speculative decoding on the demo pair (notebook 03)", "",
+                  "Greedy, the same chat-template token ids for both engines, up to "
+                  f"{results['config']['new_tokens']} new tokens (stops at EOS), wall clock around each call (prefill "
+                  "included), a fresh set of 4 held-out prompts per round; speed-up round by round.", "",
+                  markdown_table(table), ""]
+    if s := summary.get("speculative"):
+        lines += [f"Each engine's best: OpenVINO {s['method_openvino']} {s['tps_openvino']:.1f} tokens/s "
+                  f"({s['speedup_openvino']:.2f}x its plain) against llama.cpp {s['method_llama.cpp']} "
+                  f"{s['tps_llama.cpp']:.1f} ({s['speedup_llama.cpp']:.2f}x its plain): **{s['best_ratio']:.2f}x** "
+                  f"(plain against plain: {s['plain_ratio']:.2f}x).", ""]
+    return lines
+
+
 def write_markdown(results: dict[str, Any], out: Path) -> Path:
     """Write `results.md`: the machine, the decode table and the extra measurements; return its path."""
     cfg = results["config"]
@@ -109,6 +148,7 @@ def write_markdown(results: dict[str, Any], out: Path) -> Path:
         "configuration in its own worker process. Roofline = weights read per token x tokens/s / bandwidth. "
         "Timings on a shared machine are noisy: compare ratios within this run.",
         "", *([_cache_line(results), ""] if "cache" in results else []),
+        *_summary_lines(results),
         "## Decode and time to first token", "", markdown_table(decode_rows(results)), "",
     ]
     if results.get("notes"):

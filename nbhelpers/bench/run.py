@@ -20,13 +20,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from nbhelpers.bench import engines as eng
-from nbhelpers.bench import extras, serving
+from nbhelpers.bench import extras, recipe, serving, speculative
 from nbhelpers.bench.kernels import engine_builds, kernel_notes
 from nbhelpers.bench.machine import (
     cache_resident_limit,
     cpu_slug,
     describe_machine,
     memory_bandwidth,
+    versions,
     working_set_sweep,
 )
 from nbhelpers.bench.report import append_row
@@ -67,6 +68,7 @@ class BenchConfig:
     quick: bool = False
     timeout: float = 600.0
     cache_sweep_mib: int = 2048
+    tune_json: str | None = None  # a `python -m nbhelpers tune --json` report; None: tune here (recipe.py)
     ov_variants: tuple[str, ...] = field(default_factory=lambda: tuple(v[0] for v in OV_VARIANTS))
 
     @classmethod
@@ -81,10 +83,11 @@ def _bf16_supported(machine: dict[str, Any]) -> bool:
 
 
 def engine_specs(size: str, config: BenchConfig, machine: dict[str, Any], notes: list[str],
-                 log: Callable[[str], None]) -> list[EngineSpec]:
+                 log: Callable[[str], None], chosen: dict[str, Any] | None = None) -> list[EngineSpec]:
     """Build (or take from the cache) the model of `size` in every format asked for; return the workers' specs.
 
-    A large size gets only the equal-bit-width configurations (LARGE_SIZE_VARIANTS).
+    A large size gets only the equal-bit-width configurations (LARGE_SIZE_VARIANTS); every size gets the `chosen`
+    recipe (recipe.py) when there is one.
     """
     root = cache_dir() / "bench" / size
     log(f"[{size}] building the random-weight model (cached)")
@@ -107,6 +110,9 @@ def engine_specs(size: str, config: BenchConfig, machine: dict[str, Any], notes:
                 folder = eng.export_openvino(source, root / f"ov-{variant}", weight_format, *flags)
                 specs.append(EngineSpec("openvino", label, "nbhelpers.bench.engines:GenAIEngine",
                                         {"model_dir": str(folder), "precision": label, **properties}))
+        if chosen:
+            log(f"[{size}] OpenVINO {recipe.RECOMMENDED}: {chosen['label']} (cached export)")
+            specs.append(recipe.recipe_spec(source, root, chosen))
     if "llama.cpp" in config.engines:
         if importlib.util.find_spec("llama_cpp") is None:
             note = "llama.cpp skipped: llama-cpp-python is not installed (`make bench` installs it)."
@@ -224,13 +230,14 @@ def run_bench(config: BenchConfig, out_dir: Path | None = None, command: str = "
     results: dict[str, Any] = {
         "machine": machine, "cpu_slug": cpu_slug(machine), "config": asdict(config), "command": command,
         "cache": {"resident_below_mib": cache_mib, "sweep_gbs": {str(k): round(v, 1) for k, v in sweep.items()}},
-        "decode": [], "notes": [], "versions": _versions(),
+        "decode": [], "notes": [], "versions": versions(),
         "threads": {"pytorch": torch.get_num_threads(), "llama.cpp": machine["physical_cores"],
                     "openvino": "CPU plugin default (one stream, physical cores)"},
     }
     results["sizes"] = _resolve_sizes(config.sizes, cache_mib, results)
+    results["recipe"] = recipe.choose(config, out_dir, results["notes"], log) if "openvino" in config.engines else None
     for size in results["sizes"]:
-        specs = engine_specs(size, config, machine, results["notes"], log)
+        specs = engine_specs(size, config, machine, results["notes"], log, results["recipe"])
         sample_bandwidth()
         results["decode"] += measure_size(size, specs, config, out_dir, log)
     bandwidth_gbs = sample_bandwidth()
@@ -246,6 +253,10 @@ def run_bench(config: BenchConfig, out_dir: Path | None = None, command: str = "
         results["serving"] = _serving(results["sizes"][-1], config, out_dir, log)
     results["build"] = engine_builds(results["decode"])
     results["notes"] += kernel_notes(machine, results["build"], results["decode"])
+    if config.extras and results["recipe"]:
+        llama_cpp = "llama.cpp" in config.engines and importlib.util.find_spec("llama_cpp") is not None
+        results["speculative_rows"] = speculative.run_section(config, results["recipe"], llama_cpp, out_dir, log)
+    results["summary"] = recipe.summary(results)
     if config.extras:
         results.update(extras.run_extras(config, log))
     results["seconds"] = round(time.time() - started)
@@ -277,15 +288,3 @@ def _resolve_sizes(sizes: tuple[str, ...], cache_mib: int, results: dict[str, An
         f"about {int4_mib:.0f} MiB read per token, are {relation} twice the {cache_mib} MiB below which reads are "
         f"cache-resident here. It runs only the rows at equal bit widths: {pairs}.")
     return list(dict.fromkeys(large if s == "large" else s for s in sizes))
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for name in ("openvino", "openvino-genai", "torch", "transformers", "llama-cpp-python"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            pass
-    return found
