@@ -64,7 +64,8 @@ bench-install: $(BENCH_STAMP)
 # reusing a wheel it built earlier with other options).
 LLAMA_CPP_CMAKE_ARGS ?= -DGGML_NATIVE=ON
 
-$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+# $(STAMP) is order-only: reinstalling the project (a changed pyproject.toml) does not rebuild llama.cpp.
+$(BENCH_STAMP): requirements-bench.txt | $(STAMP)
 	rm -rf $(BENCH_SRC) && mkdir -p $(BENCH_SRC)
 	$(BIN)/python -m pip download --quiet --no-deps --no-binary :all: $(LLAMA_CPP) -d $(BENCH_SRC)
 	tar -xzf $(BENCH_SRC)/llama_cpp_python-*.tar.gz -C $(BENCH_SRC)

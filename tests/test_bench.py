@@ -27,7 +27,8 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_cache: Path, tmp_path: Pat
     assert results["command"] == f"python -m nbhelpers.bench --out {out.parent} --quick"
     engines_seen = {(r["engine"], r["precision"]) for r in results["decode"]}
     chosen = results["recipe"]  # the tuner's quick stages on the tiny model: its recommendation is a row of its own
-    assert chosen["source"] == "tuned here on the tiny model (tune.json)" and (out / "tune.json").is_file()
+    assert (chosen["source"], chosen["tuned_on"]) == ("tune.json", "the benchmark's tiny random-weight model")
+    assert json.loads((out / "tune.json").read_text())["recommendation"]["weights"] == chosen["weights"]
     assert engines_seen == {("pytorch", "fp32"), ("openvino", "fp16"), ("openvino", "int8"),
                             ("openvino", f"recommended here ({chosen['label']})")}
     assert chosen["weights"] in ("fp16", "int8") and chosen["export_flags"][1] == chosen["weights"]

@@ -66,10 +66,10 @@ def recommendation(config: BenchConfig, out_dir: Path, log: Callable[[str], None
     source = eng.build_model(size, cache_dir() / "bench" / size / "hf")
     tuning = TuneConfig.quick() if config.quick else TuneConfig(repeats=3)
     log(f"[{size}] the tuner's stages on the benchmark's model: what `python -m nbhelpers tune` recommends here")
-    report = tune(replace(tuning, speed_model=str(source)))
+    report = {**tune(replace(tuning, speed_model=str(source))), "model": f"the benchmark's {size} random-weight model"}
     path = out_dir / "tune.json"
     path.write_text(json.dumps(report, indent=2, default=lambda o: getattr(o, "__dict__", str(o))), encoding="utf-8")
-    return from_report(json.loads(path.read_text(encoding="utf-8")), f"tuned here on the {size} model (tune.json)")
+    return from_report(json.loads(path.read_text(encoding="utf-8")), "tune.json")
 
 
 def choose(config: BenchConfig, out_dir: Path, notes: list[str], log: Callable[[str], None]) -> dict[str, Any] | None:

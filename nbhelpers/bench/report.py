@@ -107,7 +107,8 @@ def _summary_lines(results: dict[str, Any]) -> list[str]:
                                                                            f"{r['llama_cpp_ttft_long_ms']:.0f}",
                         "prefill ratio": f"{r['prefill_ratio']:.2f}x"} for r in summary.get("sizes", [])}
     lines = ["## The project's recipe against llama.cpp", "",
-             f"Recommended here: **{recipe['label']}** ({recipe['source']}; tuned on {recipe['tuned_on']}); "
+             f"Recommended here: **{recipe['label']}** (the tuner's choice on {recipe['tuned_on']}: "
+             f"{recipe['source']}); "
              "decode tokens/s, median of the run; ratio = OpenVINO / llama.cpp (prefill: llama.cpp's TTFT / "
              "OpenVINO's).", "", markdown_table(rows) if rows else "(no size has both rows)", ""]
     spec = results.get("speculative_rows") or []
