@@ -23,7 +23,7 @@ OV_T2I_FILES = (
 )
 
 
-# What `WhisperPipeline` needs from a speech-recognition export.
+# What `ASRPipeline` needs from a Whisper export.
 OV_ASR_FILES = ("openvino_encoder_model.xml", "openvino_decoder_model.xml", "openvino_tokenizer.xml",
                 "openvino_detokenizer.xml", "generation_config.json", "preprocessor_config.json")
 
@@ -147,7 +147,7 @@ def export_speech(name: str, weight_format: str = "fp16", force: bool = False) -
     """Export the Whisper model `name` with `optimum-cli --task automatic-speech-recognition-with-past` (cached).
 
     Returns the folder. Raises subprocess.CalledProcessError if the export fails, and ModelNotReadyError
-    if it finished without every file `WhisperPipeline` needs.
+    if it finished without every file `ASRPipeline` needs.
     """
     return _export(name, "automatic-speech-recognition-with-past", weight_format, OV_ASR_FILES, force)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import random
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from nbhelpers.demos.whisper import TINY_ALIGNMENT_HEADS
 from nbhelpers.export import OV_ASR_FILES, OV_VLM_FILES, export_command, write_preprocessor_config
 from tests.twins import vlm as vlm_twin
 from tests.twins import whisper as whisper_twin
@@ -146,8 +148,8 @@ def test_whisper_openvino_matches_pytorch_at_f32(twins: Twins, clips: list[np.nd
     torch_model = WhisperForConditionalGeneration.from_pretrained(twins.whisper, dtype=torch.float32).eval()
     ov_model = OVModelForSpeechSeq2Seq.from_pretrained(str(folder), export=False, device="CPU", ov_config=F32)
     processor = AutoProcessor.from_pretrained(folder)  # notebook 05 loads it from the export folder
-    genai = ov_genai.WhisperPipeline(folder, "CPU", **F32)
-    detokenize = ov_genai.Tokenizer(folder).decode  # what WhisperPipeline's texts are made with
+    genai = ov_genai.ASRPipeline(folder, "CPU", **F32)
+    detokenize = ov_genai.Tokenizer(folder).decode  # what ASRPipeline's texts are made with
     generation = json.loads((twins.whisper / "generation_config.json").read_text())
     assert generation["is_multilingual"], "GenAI forces language and task tokens only for a multilingual model"
     languages = list(generation["lang_to_id"].values())
@@ -181,7 +183,7 @@ def test_whisper_openvino_matches_pytorch_at_f32(twins: Twins, clips: list[np.nd
             assert top.indices[:, 0].tolist() == ids, f"{name}: PyTorch's answer continues {prompt}"
             margin = min(margin, float(((top.values[:, 0] - top.values[:, 1]) / errors.clamp_min(1e-7)).min()))
             result = genai.generate(audio, max_new_tokens=16, **asked)
-            assert (f"<|{result.language}|>", result.texts[0]) == (language, detokenize(ids)), name
+            assert (f"<|{result.languages[0]}|>", result.texts[0]) == (language, detokenize(ids)), name
             answers[name], tokens[name] = result.texts[0], ids
         assert len(set(answers.values())) == len(ASKED), f"each language and task token changes the answer: {answers}"
         detected.append(_forced_prompt(generation, {}, first)[1])
@@ -192,7 +194,7 @@ def test_whisper_openvino_matches_pytorch_at_f32(twins: Twins, clips: list[np.nd
         # near-tie between two engines' roundings can decide a token).
         with torch.no_grad():
             timed = ov_model.generate(features, max_new_tokens=16, return_timestamps=True, **EN)[0].tolist()
-        chunks = genai.generate(audio, max_new_tokens=16, return_timestamps=True, **EN).chunks
+        chunks = genai.generate(audio, max_new_tokens=16, return_timestamps=True, **EN).chunks[0]
         bounds = [round(t, 2) for c in chunks for t in (c.start_ts, c.end_ts) if t >= 0]
         assert (bounds, "".join(c.text for c in chunks)) == _timestamps_and_text(timed, detokenize)
     print(f"largest |logit difference| {worst:.2g} (first step {first_worst:.2g}), smallest greedy margin "
@@ -226,21 +228,33 @@ def test_whisper_export_and_whisper_pipeline_as_notebook_05_uses_them(twins: Twi
     assert sizes["int8"] < 0.6 * sizes["fp16"], sizes  # measured 0.50 (one byte per weight instead of two)
     audio = clips[0]
     for folder in folders.values():
-        pipe = ov_genai.WhisperPipeline(folder, "CPU")
+        pipe = ov_genai.ASRPipeline(folder, "CPU")
         config = pipe.get_generation_config()
         assert (len(config.lang_to_id), config.transcribe_token_id, config.translate_token_id) == (99, 50359, 50358)
         timed = pipe.generate(audio, max_new_tokens=16, return_timestamps=True, **EN)
-        assert timed.chunks and all(c.start_ts >= 0 for c in timed.chunks)
+        assert timed.chunks[0] and all(c.start_ts >= 0 for c in timed.chunks[0])
         # What 05 teaches on the real (multilingual) model: another language, translation, language detection. The
         # tokens they force are checked against PyTorch at f32 (test_whisper_openvino_matches_pytorch_at_f32); here,
         # at the default precision, each request changes the answer and detection decodes the language it reports.
         answers = {name: pipe.generate(audio, max_new_tokens=16, **asked) for name, asked in ASKED.items()}
         assert len({r.texts[0] for r in answers.values()}) == len(ASKED), {n: r.texts for n, r in answers.items()}
         for name in ("detected", "detected, translate"):
-            language = f"<|{answers[name].language}|>"
+            language = f"<|{answers[name].languages[0]}|>"
             assert language in config.lang_to_id, language
             named = pipe.generate(audio, max_new_tokens=16, language=language, **ASKED[name])
             assert named.texts == answers[name].texts, (name, language)
+    # Word timestamps (05): the export carries whisper-tiny's alignment heads (its heads, on the twin's one decoder
+    # layer); words make up the text, in order
+    worded = ov_genai.ASRPipeline(folders["fp16"], "CPU", word_timestamps=True).generate(
+        audio, max_new_tokens=16, word_timestamps=True, **EN)
+    words = worded.words[0]
+    generation = json.loads((folders["fp16"] / "generation_config.json").read_text())
+    assert generation["alignment_heads"] == [[0, h] for h in sorted({h for _, h in TINY_ALIGNMENT_HEADS})]  # 1 layer
+    # (the random twin may write a time token inside its text: the words leave it out)
+    letters = re.sub(r"<\|[0-9.]+\|>|\s", "", worded.texts[0])
+    assert words and re.sub(r"\s", "", "".join(w.text for w in words)) == letters, ([w.text for w in words], letters)
+    assert all(0 <= w.start_ts <= w.end_ts for w in words) and [w.start_ts for w in words] == sorted(
+        w.start_ts for w in words)
     # "Beyond 30 seconds": two recordings alike in their first 31 s and more (the same clips, each padded to whole
     # 10 ms feature frames, so the first window's log-mel frames and the log-mel's maximum are the same), then the
     # remaining clips in another order. A pipeline that decoded only the first 30-second window would write the same
@@ -253,14 +267,14 @@ def test_whisper_export_and_whisper_pipeline_as_notebook_05_uses_them(twins: Twi
         r, sampling_rate=16000, truncation=False, padding="longest", return_tensors="np").input_features[0, :, :3000]
         for r in recordings]
     assert np.array_equal(*features), "the first 30-second window's input is the same for both"
-    pipe = ov_genai.WhisperPipeline(folders["fp16"], "CPU")
+    pipe = ov_genai.ASRPipeline(folders["fp16"], "CPU")
     long = [pipe.generate(r, max_new_tokens=48, return_timestamps=True, **EN) for r in recordings]
-    windows = [len(r.perf_metrics.whisper_raw_metrics.encode_inference_durations) for r in long]
+    windows = [len(r.perf_metrics.asr_raw_metrics.encode_inference_durations) for r in long]
     print(f"30-second windows decoded: {windows}")
     assert min(windows) >= 2, windows  # measured 5 and 3
     assert long[0].texts != long[1].texts, "a window after 30 s was decoded: what differs there changed the text"
     for result in long:
-        starts = [c.start_ts for c in result.chunks]
+        starts = [c.start_ts for c in result.chunks[0]]
         assert starts and starts == sorted(starts), starts
 
 

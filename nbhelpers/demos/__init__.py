@@ -87,7 +87,7 @@ def committed_dir(name: str) -> Path:
 # What an export is made from: weights, configs, tokenizer files and chat templates (a changed template or
 # generation config gives a different model folder, so it must get a fresh export, not a stale cached one).
 EXPORTED_SUFFIXES = (".safetensors", ".json", ".jinja", ".txt", ".model")
-NOT_EXPORTED = ("training_report.json",)
+NOT_EXPORTED = ("training_report.json", "alignment_heads_report.json")
 
 
 def folder_digest(folder: Path) -> str:

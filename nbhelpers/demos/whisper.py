@@ -23,8 +23,8 @@ from nbhelpers.audio import SAMPLE_RATE  # Whisper hears 16 kHz mono, the rate n
 if TYPE_CHECKING:
     from transformers import WhisperTokenizer
 
-__all__ = ["DATA", "DIGITS", "HELDOUT_CLIPS", "SAMPLE_RATE", "TIME_STEP", "build_cost_model", "iter_clips",
-           "whisper_tokenizer"]
+__all__ = ["DATA", "DIGITS", "HELDOUT_CLIPS", "SAMPLE_RATE", "TIME_STEP", "build_cost_model", "clip_words",
+           "iter_clips", "whisper_tokenizer"]
 
 DATA = Path(__file__).parent / "data" / "demo-whisper"  # the committed model and clips
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")  # all the model knows
@@ -36,6 +36,13 @@ def iter_clips(folder: Path = DATA / "clips") -> Iterator[tuple[Path, list[tuple
     """Yield (clip file, its segments) for the held-out clips; a segment is (start s, end s, words)."""
     for entry in json.loads((folder / "manifest.json").read_text()):
         yield folder / entry["file"], [tuple(s) for s in entry["segments"]]
+
+
+def clip_words(folder: Path = DATA / "clips") -> list[list[tuple[float, float, str]] | None]:
+    """Each held-out clip's words with their true start and end (s), in `iter_clips` order; None for a clip whose
+    words silence detection could not tell apart (tools/find_alignment_heads.py wrote them)."""
+    return [[tuple(w) for w in entry["words"]] if entry.get("words") else None
+            for entry in json.loads((folder / "manifest.json").read_text())]
 
 
 # ---------------------------------------------------------------- Whisper's token layout, and whisper-tiny's facts
