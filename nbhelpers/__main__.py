@@ -10,7 +10,6 @@ import json
 import platform
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -166,8 +165,7 @@ def tune(model_dir: Path | None, quick: bool, json_file: Path | None) -> int:
     report = tuner.tune(config)
     _print_tune_report(report)
     if json_file is not None:
-        json_file.write_text(json.dumps(report, indent=2, default=lambda o: asdict(o) if isinstance(o, Spread)
-                                        else str(o)), encoding="utf-8")  # a spread: {median, low, high, values}
+        json_file.write_text(tuner.report_json(report), encoding="utf-8")
         print(f"written: {json_file}")
     return 0 if report["recommendation"] else 1
 

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from nbhelpers.devices import cpu_features, default_precision, device_names
 from nbhelpers.export import OV_LLM_FILES, export_command, export_llm
 from nbhelpers.isolation import RESULT, ChildOutcome, run_python
 from nbhelpers.models import timing_model
-from nbhelpers.timing import interleaved, perf_row, spread
+from nbhelpers.timing import Spread, interleaved, perf_row, spread
 
 PRECISION, DQ, KV, THREADS = ("INFERENCE_PRECISION_HINT", "DYNAMIC_QUANTIZATION_GROUP_SIZE", "KV_CACHE_PRECISION",
                               "INFERENCE_NUM_THREADS")
@@ -236,8 +236,16 @@ def _speed_export(model: str, weights: str) -> Path:
     """The export of `model` (a known model name, or a hub-snapshot folder: exported into `ov-<weights>` beside it)."""
     if not Path(model).is_dir():
         return export_llm(model, *WEIGHT_FORMATS[weights])
-    export = lambda tmp: subprocess.run(export_command(model, tmp, *WEIGHT_FORMATS[weights]), check=True)  # noqa: E731
+
+    def export(tmp: Path) -> None:
+        subprocess.run(export_command(model, tmp, *WEIGHT_FORMATS[weights]), check=True)
+
     return build_once(Path(model).parent / f"ov-{weights}", export, required=OV_LLM_FILES)
+
+
+def report_json(report: dict[str, Any]) -> str:
+    """`report` (what `tune` returns) as JSON: a Spread becomes {median, low, high, values}."""
+    return json.dumps(report, indent=2, default=lambda o: asdict(o) if isinstance(o, Spread) else str(o))
 
 
 def tune(cfg: TuneConfig) -> dict[str, Any]:

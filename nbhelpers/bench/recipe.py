@@ -60,7 +60,7 @@ def recommendation(config: BenchConfig, out_dir: Path, log: Callable[[str], None
     to `out_dir/tune.json`)."""
     if config.tune_json:
         return from_report(json.loads(Path(config.tune_json).read_text(encoding="utf-8")), str(config.tune_json))
-    from nbhelpers.tune import TuneConfig, tune
+    from nbhelpers.tune import TuneConfig, report_json, tune
 
     size = "tiny" if config.quick else TUNE_SIZE
     source = eng.build_model(size, cache_dir() / "bench" / size / "hf")
@@ -68,7 +68,7 @@ def recommendation(config: BenchConfig, out_dir: Path, log: Callable[[str], None
     log(f"[{size}] the tuner's stages on the benchmark's model: what `python -m nbhelpers tune` recommends here")
     report = {**tune(replace(tuning, speed_model=str(source))), "model": f"the benchmark's {size} random-weight model"}
     path = out_dir / "tune.json"
-    path.write_text(json.dumps(report, indent=2, default=lambda o: getattr(o, "__dict__", str(o))), encoding="utf-8")
+    path.write_text(report_json(report), encoding="utf-8")
     return from_report(json.loads(path.read_text(encoding="utf-8")), "tune.json")
 
 
