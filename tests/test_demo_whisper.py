@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -114,17 +115,62 @@ def test_committed_model_meets_the_target_through_whisper_pipeline_with_timestam
     assert right / len(clips) >= 0.90, f"{right} of {len(clips)} at {precision}"
 
 
-def test_speakers_draw_utterances_that_fit_the_window() -> None:
-    class Fake(tw.Speakers):
-        def __init__(self) -> None:  # no espeak: one 0.3 s clip per digit
-            self.voices = [tw.Voice("x", 1, 1)]
-            self.clips = {self.voices[0]: [np.full(4800, i / 10, np.float32) for i in range(10)]}
+class FakeSpeakers(tw.Speakers):
+    def __init__(self) -> None:  # no espeak: one 0.3 s clip per digit
+        self.voices = [tw.Voice("x", 1, 1)]
+        self.clips = {self.voices[0]: [np.full(4800, (i + 1) / 10, np.float32) for i in range(10)]}
 
+
+def test_speakers_draw_utterances_that_fit_the_window() -> None:
     rng = random.Random(0)
     for _ in range(20):
-        u = Fake().utterance(rng, 4.0, max_groups=3)
+        u = FakeSpeakers().utterance(rng, 4.0, max_groups=3)
         assert u.audio.shape == (64000,) and 1 <= len(u.segments) <= 3
         assert all(0 <= s < e <= 4.0 for s, e, _ in u.segments)
+
+
+def test_a_window_of_a_recording_keeps_the_segments_inside_and_opens_the_one_it_cuts() -> None:
+    rng = random.Random(0)
+    while True:  # a recording with a segment across 30 s
+        recording, vocabulary = FakeSpeakers().recording(rng, 70.0)
+        cut = next((s for s, e, _ in recording.segments if s < 30.0 < e), None)
+        if cut is not None:
+            break
+    assert recording.words and {w for _, _, w in recording.words} <= {tw.DIGITS[d] for d in vocabulary}
+    assert " ".join(w for _, _, w in recording.words) == " ".join(t for _, _, t in recording.segments)
+    first = tw.window(recording, 0.0)
+    assert first.audio.shape == (30 * dw.SAMPLE_RATE,) and first.open_start == cut
+    assert first.segments == [s for s in recording.segments if s[1] <= 30.0]
+    seek = math.ceil(first.segments[-1][1] / dw.TIME_STEP) * dw.TIME_STEP  # where a long-form decoder goes next
+    second = tw.window(recording, seek)
+    assert second.segments[0][0] == pytest.approx(cut - seek) and second.segments[0][2] == \
+        next(t for s, _, t in recording.segments if s == cut)
+    assert all(0 <= s < e <= 30.0 for s, e, _ in second.segments)
+    assert np.array_equal(second.audio[:dw.SAMPLE_RATE], recording.audio[round(seek * dw.SAMPLE_RATE):][
+        :dw.SAMPLE_RATE])
+
+
+def test_context_targets_put_the_prompt_first_and_end_a_cut_window_on_its_start(tokenizer: Any) -> None:
+    ids = tw.token_ids(tokenizer)
+    segments = [(0.5, 0.8, "three")]
+    sequence = tw.target_ids(tokenizer, segments, prompt="five six", open_start=29.5)
+    five_six = tokenizer(" five six", add_special_tokens=False).input_ids
+    assert sequence[: 3 + len(five_six)] == [ids["prev"], *five_six, ids["sot"], ids["en"]]
+    assert sequence[-2:] == [ids["t0"] + 1475, ids["eot"]]
+    example = tw.Utterance(np.zeros(16000, np.float32), segments, prompt="five six", timestamps=False)
+    inputs, labels = tw._batch(tokenizer, [example])
+    plain = tw.target_ids(tokenizer, segments, timestamps=False, prompt="five six")
+    assert inputs[0].tolist() == plain[:-1]
+    given = plain.index(ids["notimestamps"])  # the prompt, language, task and notimestamps are given, not learned
+    assert labels[0].tolist() == [-100] * given + plain[given + 1:]
+
+
+def test_context_examples_mix_prompts_timestamps_and_cut_windows() -> None:
+    rng, speakers = random.Random(0), FakeSpeakers()
+    examples = [tw.context_example(speakers, rng, timestamps=i % 2 == 0) for i in range(60)]
+    assert 15 <= sum(e.prompt is not None for e in examples) <= 45
+    assert any(e.open_start is not None for e in examples[::2]) and all(e.open_start is None for e in examples[1::2])
+    assert all(e.audio.shape == (30 * dw.SAMPLE_RATE,) for e in examples)
 
 
 def test_committed_card_is_the_one_the_code_writes() -> None:

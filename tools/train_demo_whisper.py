@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -187,38 +187,50 @@ def speak_digits(voice: Voice) -> list[np.ndarray]:
 
 @dataclass
 class Utterance:
-    """Audio with its segments: (start s, end s, text) per group of digits spoken without a long pause."""
+    """Audio with its segments: (start s, end s, text) per group of digits spoken without a long pause.
+
+    `words` holds each word's (start s, end s, text) as placed; `prompt` is text given after `<|startofprev|>`;
+    `open_start` the start of a segment that runs past the end of the window (Whisper then ends with its start
+    timestamp alone, and a long-form decoder seeks to it); `timestamps` None means: as the batch alternates.
+    """
 
     audio: np.ndarray
     segments: list[tuple[float, float, str]]
+    words: list[tuple[float, float, str]] = field(default_factory=list)
+    prompt: str | None = None
+    open_start: float | None = None
+    timestamps: bool | None = None
 
 
 def layout(groups: Sequence[Sequence[tuple[np.ndarray, str]]], starts: Sequence[float], length_s: float,
            word_gap: float = 0.12) -> Utterance:
     """Place each group of (word audio, word text) pairs at its start time in `length_s` seconds of silence."""
     audio = np.zeros(int(length_s * SAMPLE_RATE), np.float32)
-    segments = []
+    segments, placed = [], []
     for group, start in zip(groups, starts, strict=True):
         position = int(start * SAMPLE_RATE)
         words = []
         for clip, text in group:
             audio[position:position + len(clip)] = clip[: len(audio) - position]
+            placed.append((position / SAMPLE_RATE, (position + len(clip)) / SAMPLE_RATE, text))
             position += len(clip) + int(word_gap * SAMPLE_RATE)
             words.append(text)
         end = position / SAMPLE_RATE - word_gap
         segments.append((start, end, " ".join(words)))
-    return Utterance(audio, segments)
+    return Utterance(audio, segments, placed)
 
 
 def target_ids(tokenizer: WhisperTokenizer, segments: Sequence[tuple[float, float, str]],
-               timestamps: bool = True) -> list[int]:
+               timestamps: bool = True, prompt: str | None = None, open_start: float | None = None) -> list[int]:
     """Return the decoder sequence Whisper is trained on.
 
-    With timestamps: sot, en, transcribe, then for each segment <|start|> text <|end|>, and eot.
-    Without: sot, en, transcribe, notimestamps, the text of all segments, eot.
+    With timestamps: sot, en, transcribe, then for each segment <|start|> text <|end|>, then the start timestamp of
+    a segment cut by the window's end (if any), and eot. Without: sot, en, transcribe, notimestamps, the text of all
+    segments, eot. A `prompt` goes first, after <|startofprev|>, as GenAI's initial_prompt and hotwords do.
     """
     ids = token_ids(tokenizer)
-    sequence = [ids["sot"], ids["en"], ids["transcribe"]]
+    sequence = [ids["prev"], *tokenizer(" " + prompt, add_special_tokens=False).input_ids] if prompt else []
+    sequence += [ids["sot"], ids["en"], ids["transcribe"]]
     if not timestamps:
         text = " " + " ".join(text for _, _, text in segments)
         return [*sequence, ids["notimestamps"], *tokenizer(text, add_special_tokens=False).input_ids, ids["eot"]]
@@ -226,6 +238,8 @@ def target_ids(tokenizer: WhisperTokenizer, segments: Sequence[tuple[float, floa
         sequence.append(ids["t0"] + math.floor(start / TIME_STEP))
         sequence += tokenizer(" " + text, add_special_tokens=False).input_ids
         sequence.append(ids["t0"] + min(1500, math.ceil(end / TIME_STEP)))
+    if open_start is not None:
+        sequence.append(ids["t0"] + math.floor(open_start / TIME_STEP))
     return sequence + [ids["eot"]]
 
 
@@ -240,9 +254,25 @@ class Speakers:
             self.clips: dict[Voice, list[np.ndarray]] = dict(zip(self.voices, pool.map(speak_digits, self.voices),
                                                                  strict=True))
 
-    def group(self, rng: random.Random, voice: Voice, n_words: int) -> list[tuple[np.ndarray, str]]:
-        digits = [rng.randrange(10) for _ in range(n_words)]
+    def group(self, rng: random.Random, voice: Voice, n_words: int,
+              vocabulary: Sequence[int] = range(10)) -> list[tuple[np.ndarray, str]]:
+        digits = [rng.choice(vocabulary) for _ in range(n_words)]
         return [(self.clips[voice][d], DIGITS[d]) for d in digits]
+
+    def recording(self, rng: random.Random, length_s: float) -> tuple[Utterance, list[int]]:
+        """Return a recording of about `length_s` seconds by one voice, and the digits it draws from.
+
+        Half the recordings use a few digits only (a topic): then earlier words, or the digits named, tell the
+        model what to expect where the audio is unclear, which is what a prompt is for.
+        """
+        voice = rng.choice(self.voices)
+        vocabulary = sorted(rng.sample(range(10), rng.randint(2, 4))) if rng.random() < 0.5 else list(range(10))
+        groups, starts, t = [], [], rng.uniform(0.0, 0.8)
+        while t < length_s - 2.0:
+            groups.append(self.group(rng, voice, rng.randint(1, 4), vocabulary))
+            starts.append(t)
+            t += sum(len(c) for c, _ in groups[-1]) / SAMPLE_RATE + 0.12 * len(groups[-1]) + rng.uniform(0.6, 3.0)
+        return layout(groups, starts, t + 1.0), vocabulary
 
     def utterance(self, rng: random.Random, length_s: float, max_groups: int = 1) -> Utterance:
         """Return 1..max_groups groups of 1-4 digits by one voice, separated by pauses, within `length_s`."""
@@ -256,6 +286,37 @@ class Speakers:
             starts.append(t)
             t += duration + rng.uniform(0.6, 3.0)
         return layout(groups[: len(starts)], starts, length_s)
+
+
+def window(recording: Utterance, start: float, length_s: float = 30.0) -> Utterance:
+    """Return `length_s` seconds of `recording` from `start` s, with the segments inside it and the one it cuts."""
+    first, n = round(start * SAMPLE_RATE), round(length_s * SAMPLE_RATE)
+    audio = recording.audio[first:first + n]
+    audio = np.pad(audio, (0, n - len(audio)))
+    end = start + length_s
+    inside = [(s - start, e - start, text) for s, e, text in recording.segments if s >= start and e <= end]
+    cut = [s - start for s, e, _ in recording.segments if start <= s < end < e]
+    words = [(s - start, e - start, text) for s, e, text in recording.words if s >= start and e <= end]
+    return Utterance(audio, inside, words, open_start=cut[0] if cut else None)
+
+
+def context_example(speakers: Speakers, rng: random.Random, timestamps: bool) -> Utterance:
+    """Return one example of the context training: a window of a recording, half the time with a prompt.
+
+    With timestamps: a 30 s window of a 35-90 s recording, starting at its beginning or where a long-form decoder
+    seeks (the end timestamp of a segment). Without: a recording that fits in 30 s. The prompt is the words said
+    before the window (as `initial_prompt` continues a transcript) or the digits the recording uses (as `hotwords`).
+    """
+    recording, vocabulary = speakers.recording(rng, rng.uniform(35.0, 90.0) if timestamps else rng.uniform(3, 28))
+    seeks = [0.0] + [math.ceil(e / TIME_STEP) * TIME_STEP for _, e, _ in recording.segments[:-1]]
+    start = rng.choice(seeks) if timestamps else 0.0
+    example = window(recording, start)
+    example.timestamps = timestamps
+    if rng.random() < 0.5:
+        earlier = " ".join(text for _, e, text in recording.segments if e <= start).split()[-12:]
+        named = " ".join(DIGITS[d] for d in rng.sample(vocabulary, len(vocabulary)))
+        example.prompt = " ".join(earlier) if earlier and rng.random() < 0.5 else named
+    return example
 
 
 # ---------------------------------------------------------------- training
@@ -274,28 +335,33 @@ def _batch(tokenizer: WhisperTokenizer, utterances: list[Utterance]) -> tuple[to
     for i, u in enumerate(utterances):
         # Half the examples with timestamps, half without (the prompt then ends with <|notimestamps|>), as
         # Whisper was trained: WhisperPipeline asks for either.
-        seq = target_ids(tokenizer, u.segments, timestamps=i % 2 == 0)
-        given = 3 if seq[3] == ids["notimestamps"] else 2  # the language, task and notimestamps tokens are prompt
-        examples.append((seq[:-1], [-100] * given + seq[1 + given:]))
+        timestamps = i % 2 == 0 if u.timestamps is None else u.timestamps
+        seq = target_ids(tokenizer, u.segments, timestamps, u.prompt, u.open_start)
+        given = seq.index(ids["transcribe"]) + (seq[seq.index(ids["transcribe"]) + 1] == ids["notimestamps"])
+        examples.append((seq[:-1], [-100] * given + seq[1 + given:]))  # the prompt and task tokens are not learned
     inputs, labels, _ = pad_examples(examples, ids["eot"])
     return inputs, labels
 
 
-def add_noise(utterances: Sequence[Utterance], rng: random.Random, noise: np.random.Generator) -> None:
+def add_noise(utterances: Sequence[Utterance], rng: random.Random, noise: np.random.Generator,
+              loud: float = 0.0) -> None:
     """Add white noise of a random level up to 0.01 to each utterance: the voices are clean, microphones are not.
 
-    `noise` is one generator for the whole run, so every clip gets noise of its own.
+    With `loud`, that share of the utterances gets noise up to 0.05 instead, where the model cannot be sure of
+    every word. `noise` is one generator for the whole run, so every clip gets noise of its own.
     """
     for u in utterances:
-        u.audio += rng.uniform(0, 0.01) * noise.standard_normal(len(u.audio)).astype(np.float32)
+        level = rng.uniform(0, 0.05 if rng.random() < loud else 0.01)
+        u.audio += level * noise.standard_normal(len(u.audio)).astype(np.float32)
 
 
 def train(model: WhisperForConditionalGeneration, tokenizer: WhisperTokenizer, speakers: Speakers, steps: int,
           window_s: float, max_groups: int, batch_size: int, lr: float, seed: int,
-          progress: Callable[[int, float], None] | None = None) -> float:
+          progress: Callable[[int, float], None] | None = None, context: bool = False) -> float:
     """Train `model` on random utterances in `window_s`-second windows; return the final smoothed loss.
 
     The learning rate follows PyTorch's one-cycle schedule with peak `lr`; `seed` draws the utterances and their noise.
+    With `context` (30 s windows only), half of each batch are `context_example`s and a third gets loud noise.
     """
     import torch
     from transformers import WhisperFeatureExtractor
@@ -308,8 +374,9 @@ def train(model: WhisperForConditionalGeneration, tokenizer: WhisperTokenizer, s
     model.train()
     smooth = float("nan")
     for step in range(steps):
-        utterances = [speakers.utterance(rng, window_s, max_groups) for _ in range(batch_size)]
-        add_noise(utterances, rng, noise)
+        utterances = [context_example(speakers, rng, i % 2 == 0) if context and i % 4 >= 2
+                      else speakers.utterance(rng, window_s, max_groups) for i in range(batch_size)]
+        add_noise(utterances, rng, noise, loud=1 / 3 if context else 0.0)
         inputs, labels = _batch(tokenizer, utterances)
         loss = model(input_features=_features(extractor, [u.audio for u in utterances]),
                      decoder_input_ids=inputs, labels=labels).loss
@@ -341,14 +408,15 @@ def widen(short: WhisperForConditionalGeneration, tokenizer: WhisperTokenizer) -
 # ---------------------------------------------------------------- evaluation
 
 
-def transcribe(model: WhisperForConditionalGeneration, tokenizer: WhisperTokenizer, audio: np.ndarray) -> str:
+def transcribe(model: WhisperForConditionalGeneration, tokenizer: WhisperTokenizer, audio: np.ndarray,
+               prompt_text: str | None = None) -> str:
     """Return the greedy transcript of 16 kHz `audio` (up to 30 s) by the PyTorch model, words joined by spaces."""
     import torch
     from transformers import WhisperFeatureExtractor
 
     features = _features(WhisperFeatureExtractor(feature_size=80), [audio]).to(model.dtype)
     ids = token_ids(tokenizer)
-    prompt = torch.tensor([[ids["sot"], ids["en"], ids["transcribe"]]])
+    prompt = torch.tensor([target_ids(tokenizer, [], prompt=prompt_text)[:-1]])
     with torch.no_grad():
         out = _greedy(model, features, prompt, ids["eot"])
     text = tokenizer.decode([t for t in out if t < ids["eot"]])
@@ -383,6 +451,15 @@ combinations), {short_steps} steps on 4-second windows, then {long_steps} steps 
 two CPU cores, seed {seed}. Tested on voices it never heard ({heldout}): exact match {heldout_exact:.0%} on
 {heldout_clips} held-out clips (PyTorch f32, greedy).""".format(
         **report, minutes=report["seconds"] / 60)
+    if report.get("context_runs"):
+        body += """
+
+Then {context} steps of context training (runs: {context_runs}): half of each batch are 30-second windows of
+35-90 s recordings, starting where a long-form decoder seeks and ending with a segment cut open, or recordings
+that fit in 30 s, half of them with a prompt after `<|startofprev|>` (the words said before the window, or the
+digits a recording uses: recordings use two to four digits half the time); a third of the clips get loud noise.
+With noise {noise} added to the held-out clips: exact match {noisy_exact:.0%}, and {noisy_prompted_exact:.0%}
+with the clip's digits as prompt.""".format(**report, context=sum(report["context_runs"]))
     if report.get("note"):  # what the report's numbers do not say about how these weights were made
         body += "\n\n" + report["note"]
     return model_card("nbhelpers/demo-whisper", body, tags=("whisper",), pipeline_tag="automatic-speech-recognition")
@@ -403,14 +480,58 @@ def save_snapshot(model: WhisperForConditionalGeneration, tokenizer: WhisperToke
     (out / "README.md").write_text(card(report), encoding="utf-8")
 
 
-def build(out: Path, seed: int = 0, short_steps: int = 4800, long_steps: int = 600, log: Callable[[str], None] = print,
-          resume: Path | None = None) -> dict[str, Any]:
+LONG_CLIPS = 4  # held-out recordings of 60-80 s: long-form decoding must find the words after 30 s
+NOISE = 0.03  # the noise level of the prompt test: loud enough that the model is unsure of some words
+
+
+def heldout_sets(heldout: Speakers, clips: Path, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Write the held-out clips (short, then long recordings) with their segments and placed words."""
+    import soundfile
+
+    clips.mkdir(parents=True, exist_ok=True)
+    rng, manifest, long = random.Random(seed + 2), [], []
+    while len(manifest) < HELDOUT_CLIPS:
+        u = heldout.utterance(rng, rng.uniform(2.5, 5.0), max_groups=2)
+        if not u.segments:  # the window was too short for the words drawn
+            continue
+        name = f"heldout-{len(manifest):02d}.flac"
+        soundfile.write(clips / name, u.audio, SAMPLE_RATE)
+        manifest.append({"file": name, "segments": u.segments})
+    rng = random.Random(seed + 3)
+    for i in range(LONG_CLIPS):
+        u, _ = heldout.recording(rng, rng.uniform(60.0, 80.0))
+        soundfile.write(clips / f"long-{i}.flac", u.audio, SAMPLE_RATE)
+        long.append({"file": f"long-{i}.flac", "segments": u.segments, "words": [
+            (round(s, 3), round(e, 3), w) for s, e, w in u.words]})
+    (clips / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    (clips / "long.json").write_text(json.dumps(long, indent=1) + "\n")
+    return manifest, long
+
+
+def evaluate(model: WhisperForConditionalGeneration, tokenizer: WhisperTokenizer, clips: Path,
+             manifest: list[dict[str, Any]], seed: int) -> dict[str, float]:
+    """Exact match on the held-out clips: clean, and with noise NOISE without and with the clip's digits as prompt."""
+    import soundfile
+
+    noise, scores = np.random.default_rng(seed), {"heldout_exact": 0, "noisy_exact": 0, "noisy_prompted_exact": 0}
+    for m in manifest:
+        audio, said = soundfile.read(clips / m["file"], dtype="float32")[0], " ".join(s[2] for s in m["segments"])
+        noisy = audio + NOISE * noise.standard_normal(len(audio)).astype(np.float32)
+        named = " ".join(sorted(set(said.split()), key=DIGITS.index))
+        scores["heldout_exact"] += transcribe(model, tokenizer, audio) == said
+        scores["noisy_exact"] += transcribe(model, tokenizer, noisy) == said
+        scores["noisy_prompted_exact"] += transcribe(model, tokenizer, noisy, named) == said
+    return {k: v / len(manifest) for k, v in scores.items()}
+
+
+def build(out: Path, seed: int = 0, short_steps: int = 4800, long_steps: int = 600, context_steps: int = 0,
+          log: Callable[[str], None] = print, resume: Path | None = None) -> dict[str, Any]:
     """Synthesise the data, train the demo Whisper, save it and held-out clips into `out`; return the report.
 
-    With `resume` (a folder this function saved), skip the short-window phase and train `long_steps` more
-    steps in the 30 s layout from that model, with a different data seed.
+    Phases: `short_steps` on 4 s windows, `long_steps` in the 30 s layout, then `context_steps` of context training
+    (prompts, windows of long recordings). With `resume` (a folder this function saved), skip the short phase and
+    continue from that model, with data seeds of their own.
     """
-    import soundfile
     import torch
     from transformers import WhisperForConditionalGeneration
 
@@ -435,29 +556,28 @@ def build(out: Path, seed: int = 0, short_steps: int = 4800, long_steps: int = 6
         previous = json.loads((resume / "training_report.json").read_text())
         model = WhisperForConditionalGeneration.from_pretrained(resume).float()
         short_steps = previous["short_steps"]
-    log(f"training {long_steps} steps in the 30 s layout")
-    final = train(model, tokenizer, speakers, long_steps, 30.0, 4, 8, 5e-4, seed + 1 + 10 * len(previous.get(
-        "long_runs", [])), every(25))
+    long_runs = [*previous.get("long_runs", []), long_steps] if long_steps else previous.get("long_runs", [])
+    context_runs = [*previous.get("context_runs", []), context_steps] if context_steps else \
+        previous.get("context_runs", [])
+    final = previous.get("final_loss", float("nan"))
+    if long_steps:
+        log(f"training {long_steps} steps in the 30 s layout")
+        final = train(model, tokenizer, speakers, long_steps, 30.0, 4, 8, 5e-4, seed + 1 + 10 * (len(long_runs) - 1),
+                      every(25))
+    if context_steps:
+        log(f"training {context_steps} steps with prompts and windows of long recordings")
+        final = train(model, tokenizer, speakers, context_steps, 30.0, 4, 8, 5e-4,
+                      seed + 5 + 10 * (len(context_runs) - 1), every(25), context=True)
     clips = out / "clips"
-    clips.mkdir(parents=True, exist_ok=True)
-    rng, manifest = random.Random(seed + 2), []
-    while len(manifest) < HELDOUT_CLIPS:
-        u = heldout.utterance(rng, rng.uniform(2.5, 5.0), max_groups=2)
-        if not u.segments:  # the window was too short for the words drawn
-            continue
-        name = f"heldout-{len(manifest):02d}.flac"
-        soundfile.write(clips / name, u.audio, SAMPLE_RATE)
-        manifest.append({"file": name, "segments": u.segments})
-    (clips / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    exact = sum(transcribe(model, tokenizer, soundfile.read(clips / m["file"], dtype="float32")[0])
-                == " ".join(s[2] for s in m["segments"]) for m in manifest) / len(manifest)
-    long_runs = [*previous.get("long_runs", []), long_steps]
+    manifest, _ = heldout_sets(heldout, clips, seed)
+    scores = evaluate(model, tokenizer, clips, manifest, seed + 4)
     report = {"parameters": sum(p.numel() for p in model.parameters()), "train_voices": len(train_voices),
-              "heldout": ", ".join(HELDOUT_VOICES), "heldout_clips": len(manifest), "heldout_exact": exact,
-              "short_steps": short_steps, "long_steps": sum(long_runs), "long_runs": long_runs, "final_loss": final,
+              "heldout": ", ".join(HELDOUT_VOICES), "heldout_clips": len(manifest), **scores, "noise": NOISE,
+              "short_steps": short_steps, "long_steps": sum(long_runs), "long_runs": long_runs,
+              "context_runs": context_runs, "final_loss": final, **{k: previous[k] for k in ("note",) if k in previous},
               "seconds": previous.get("seconds", 0) + time.time() - started, "seed": seed}
     save_snapshot(model, tokenizer, out, report)
-    log(f"held-out exact match {exact:.0%}; saved to {out}")
+    log(f"held-out exact match {scores}; saved to {out}")
     return report
 
 
@@ -471,9 +591,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--short-steps", type=int, default=4800)
     parser.add_argument("--long-steps", type=int, default=600)
+    parser.add_argument("--context-steps", type=int, default=1600,
+                        help="steps with prompts and windows cut from long recordings")
     parser.add_argument("--resume", type=Path, help="continue the 30 s phase from a folder this command saved")
     args = parser.parse_args(argv)
-    build(args.out, args.seed, args.short_steps, args.long_steps, resume=args.resume)
+    build(args.out, args.seed, args.short_steps, args.long_steps, args.context_steps, resume=args.resume)
     return 0
 
 
