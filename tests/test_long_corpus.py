@@ -62,10 +62,12 @@ def test_training_examples_learn_the_answer_only() -> None:
 
     tokenizer = AutoTokenizer.from_pretrained(committed_dir("nbhelpers/demo-llm"))
     ex = haystack(random.Random(0), count, 120, 0.5)
-    ids, labels = encode(tokenizer, ex)
+    ids, labels, weights = encode(tokenizer, ex)
     learned = [t for t in labels if t != -100]
-    assert len(ids) == len(labels) and tokenizer.decode(learned) == ex.answer + EOS
+    assert len(ids) == len(labels) == len(weights) and tokenizer.decode(learned) == ex.answer + EOS
     assert labels[: len(ids) - len(learned)] == [-100] * (len(ids) - len(learned))
+    heavy = [t for t, w in zip(labels, weights, strict=True) if w > 1]
+    assert tokenizer.decode(heavy).strip() == ex.thing  # the object is what the weight is on
 
 
 def test_the_card_tabulates_the_grade() -> None:
