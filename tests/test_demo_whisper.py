@@ -253,3 +253,11 @@ def test_word_bounds_split_at_word_gaps_not_at_closures_inside_a_word() -> None:
     assert word_bounds(audio) == [(0.2, 0.48), (0.63, 0.83)]
     assert true_words(audio, [(0.2, 0.83, "six one")]) == [(0.2, 0.48, "six"), (0.63, 0.83, "one")]
     assert true_words(audio, [(0.2, 0.83, "six one two")]) is None  # a word without its own run: left out
+
+
+def test_a_hint_names_the_digits_said_and_at_most_two_more() -> None:
+    rng = random.Random(0)
+    for _ in range(50):
+        said = rng.sample(tw.DIGITS, rng.randint(1, 4))
+        named = tw.hint(rng, said * 2).split()
+        assert set(said) <= set(named) and len(named) == len(set(named)) <= len(set(said)) + 2
