@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from transformers import WhisperTokenizer
 
 __all__ = ["DATA", "DIGITS", "HELDOUT_CLIPS", "SAMPLE_RATE", "TIME_STEP", "build_cost_model", "clip_words",
-           "iter_clips", "long_recordings", "whisper_tokenizer"]
+           "iter_clips", "whisper_tokenizer"]
 
 DATA = Path(__file__).parent / "data" / "demo-whisper"  # the committed model and clips
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")  # all the model knows
@@ -43,14 +43,6 @@ def clip_words(folder: Path = DATA / "clips") -> list[list[tuple[float, float, s
     words silence detection could not tell apart (tools/find_alignment_heads.py wrote them)."""
     return [[tuple(w) for w in entry["words"]] if entry.get("words") else None
             for entry in json.loads((folder / "manifest.json").read_text())]
-
-
-def long_recordings(folder: Path = DATA / "clips") -> list[tuple[Path, list[tuple[float, float, str]]]]:
-    """The held-out long recordings (60-80 s, one voice each): (file, its words as (start s, end s, word)).
-
-    The words' times are where the trainer placed each word's audio (silence trimmed), not a measurement."""
-    return [(folder / entry["file"], [tuple(w) for w in entry["words"]])
-            for entry in json.loads((folder / "long.json").read_text())]
 
 
 # ---------------------------------------------------------------- Whisper's token layout, and whisper-tiny's facts
