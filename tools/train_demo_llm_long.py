@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from nbhelpers.demos import committed_dir, model_card
 from nbhelpers.demos.llm import EOS
 from nbhelpers.demos.long_corpus import LongExample, haystack, is_right
-from tools.training import lr_at, optimizer_step, pad_examples, publish
+from tools.training import lr_at, optimizer_step, publish, weighted_loss
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -72,7 +72,6 @@ def draw(rng: random.Random, tokenizer: PreTrainedTokenizerFast, longest: int
 def fine_tune(model: Any, tokenizer: PreTrainedTokenizerFast, steps: int, seed: int) -> float:
     """Train `model` on the task; return the last loss."""
     import torch
-    import torch.nn.functional as F
 
     rng = random.Random(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01, betas=(0.9, 0.98))
@@ -83,14 +82,7 @@ def fine_tune(model: Any, tokenizer: PreTrainedTokenizerFast, steps: int, seed: 
             group["lr"] = lr_at(step, steps, LR)
         longest = int(SHORTEST + (MAX_TOKENS - SHORTEST) * min(1.0, step / (0.6 * steps)))
         rows = draw(rng, tokenizer, longest)
-        ids, labels, mask = pad_examples([(r[0], r[1]) for r in rows], tokenizer.pad_token_id)
-        weights = torch.zeros(labels.shape)
-        for i, r in enumerate(rows):
-            weights[i, : len(r[2])] = torch.tensor(r[2])
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
-        target, w = labels[:, 1:], weights[:, 1:]
-        keep = target != -100
-        loss = (F.cross_entropy(logits[keep], target[keep], reduction="none") * w[keep]).sum() / w[keep].sum()
+        loss = weighted_loss(model, rows, tokenizer.pad_token_id)
         loss_value = optimizer_step(opt, loss, model)
         if (step + 1) % 50 == 0:
             print(f"step {step + 1}/{steps} loss {loss_value:.3f} (prompts up to {longest} tokens, "

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from nbhelpers.demos import committed_dir, model_card
 from nbhelpers.demos.llm import EOS
 from nbhelpers.demos.tools_corpus import CHAT_TEMPLATE, MAX_NEW_TOKENS, ToolExample, tool_corpus
-from tools.training import lr_at, optimizer_step, pad_examples, publish
+from tools.training import lr_at, optimizer_step, publish, weighted_loss
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -70,7 +70,6 @@ def fine_tune(model: Any, examples: list[tuple[list[int], list[int], list[float]
               seed: int, watch: Callable[[int], str] | None = None) -> float:
     """Train `model` on `examples` (weighted cross-entropy); return the last loss."""
     import torch
-    import torch.nn.functional as F
 
     rng = random.Random(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01, betas=(0.9, 0.98))
@@ -80,14 +79,7 @@ def fine_tune(model: Any, examples: list[tuple[list[int], list[int], list[float]
         for group in opt.param_groups:
             group["lr"] = lr_at(step, steps, LR)
         rows = [rng.choice(examples) for _ in range(BATCH)]
-        ids, labels, mask = pad_examples([(r[0], r[1]) for r in rows], pad_id)
-        weights = torch.zeros(labels.shape)
-        for i, r in enumerate(rows):
-            weights[i, : len(r[2])] = torch.tensor(r[2])
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
-        target, w = labels[:, 1:], weights[:, 1:]
-        keep = target != -100
-        loss = (F.cross_entropy(logits[keep], target[keep], reduction="none") * w[keep]).sum() / w[keep].sum()
+        loss = weighted_loss(model, rows, pad_id)
         loss_value = optimizer_step(opt, loss, model)
         note = watch(step) if watch is not None and (step + 1) % 200 == 0 else ""
         model.train()

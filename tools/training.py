@@ -65,6 +65,23 @@ def pad_examples(examples: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id
     return ids, labels, mask
 
 
+def weighted_loss(model: torch.nn.Module, rows: Sequence[tuple[Sequence[int], Sequence[int], Sequence[float]]],
+                  pad_id: int) -> torch.Tensor:
+    """Return the next-token cross-entropy of a causal LM on (input_ids, labels, weights) rows, padded into one
+    batch: each label's loss times its weight, summed, over the weights' sum (labels -100 are left out)."""
+    import torch
+    import torch.nn.functional as F
+
+    ids, labels, mask = pad_examples([(r[0], r[1]) for r in rows], pad_id)
+    weights = torch.zeros(labels.shape)
+    for i, r in enumerate(rows):
+        weights[i, : len(r[2])] = torch.tensor(list(r[2]))
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+    target, w = labels[:, 1:], weights[:, 1:]
+    keep = target != -100
+    return (F.cross_entropy(logits[keep], target[keep], reduction="none") * w[keep]).sum() / w[keep].sum()
+
+
 def train_bpe(texts: Iterable[str], vocab_size: int, chat_template: str, special: Sequence[str],
               extra_special: str | None = None, model_max_length: int = 2048) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE tokenizer on `texts`; return it with `special` tokens (the first is EOS, also used for
