@@ -508,8 +508,10 @@ LONG_CLIPS = 4  # held-out recordings of 60-80 s: long-form decoding must find t
 NOISE = 0.03  # the noise level of the prompt test: loud enough that the model is unsure of some words
 
 
-def heldout_sets(heldout: Speakers, clips: Path, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Write the held-out clips (short, then long recordings) with their segments and placed words."""
+def heldout_sets(heldout: Speakers, clips: Path, seed: int, long_recordings: bool
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Write the held-out clips with their segments, and with `long_recordings` LONG_CLIPS long recordings with their
+    placed words (only a model with context training is meant for them: the committed one has none)."""
     import soundfile
 
     clips.mkdir(parents=True, exist_ok=True)
@@ -522,13 +524,14 @@ def heldout_sets(heldout: Speakers, clips: Path, seed: int) -> tuple[list[dict[s
         soundfile.write(clips / name, u.audio, SAMPLE_RATE)
         manifest.append({"file": name, "segments": u.segments})
     rng = random.Random(seed + 3)
-    for i in range(LONG_CLIPS):
+    for i in range(LONG_CLIPS if long_recordings else 0):
         u, _ = heldout.recording(rng, rng.uniform(60.0, 80.0))
         soundfile.write(clips / f"long-{i}.flac", u.audio, SAMPLE_RATE)
         long.append({"file": f"long-{i}.flac", "segments": u.segments, "words": [
             (round(s, 3), round(e, 3), w) for s, e, w in u.words]})
     (clips / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    (clips / "long.json").write_text(json.dumps(long, indent=1) + "\n")
+    if long_recordings:
+        (clips / "long.json").write_text(json.dumps(long, indent=1) + "\n")
     return manifest, long
 
 
@@ -593,7 +596,7 @@ def build(out: Path, seed: int = 0, short_steps: int = 4800, long_steps: int = 6
         final = train(model, tokenizer, speakers, context_steps, 30.0, 4, 8, 5e-4,
                       seed + 5 + 10 * (len(context_runs) - 1), every(25), context=True)
     clips = out / "clips"
-    manifest, _ = heldout_sets(heldout, clips, seed)
+    manifest, _ = heldout_sets(heldout, clips, seed, long_recordings=bool(context_runs))
     scores = evaluate(model, tokenizer, clips, manifest, seed + 4)
     report = {"parameters": sum(p.numel() for p in model.parameters()), "train_voices": len(train_voices),
               "heldout": ", ".join(HELDOUT_VOICES), "heldout_clips": len(manifest), **scores, "noise": NOISE,
