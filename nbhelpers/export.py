@@ -176,12 +176,20 @@ def write_preprocessor_config(source: str, ov_folder: Path) -> Path:
     std 1) and fails with a shape error in the vision embeddings. The settings are taken from the source's
     flat file, or else from the nested one, and `crop_size` and `size.shortest_edge` (the keys GenAI's
     LLaVA preprocessing reads) are filled from `size.height`/`width` when a processor only has those.
+    A processor with a video processor too (Gemma 4) is different: GenAI reads `processor_config.json` first when it
+    nests both `image_processor` and `video_processor`, and optimum-intel writes only the audio feature extractor's
+    `preprocessor_config.json` for it; that file is copied as it is, and its path returned.
     Returns the file's path. Raises ModelNotReadyError if the source has neither file, or names no image size.
     """
     import json
+    import shutil
 
     from nbhelpers.errors import ModelNotReadyError
 
+    combined = _snapshot_file(source, "processor_config.json")
+    processors = json.loads(combined.read_text(encoding="utf-8")) if combined is not None else {}
+    if {"image_processor", "video_processor"} <= processors.keys():
+        return Path(shutil.copyfile(combined, Path(ov_folder) / "processor_config.json"))
     target = Path(ov_folder) / "preprocessor_config.json"
     if target.is_file():
         return target
@@ -189,8 +197,7 @@ def write_preprocessor_config(source: str, ov_folder: Path) -> Path:
     if flat is not None:
         config = json.loads(flat.read_text(encoding="utf-8"))
     else:
-        nested = _snapshot_file(source, "processor_config.json")
-        config = json.loads(nested.read_text(encoding="utf-8")).get("image_processor") if nested else None
+        config = processors.get("image_processor")
         if not config:
             raise ModelNotReadyError(f"{source} has no image processor settings (neither preprocessor_config.json "
                                      "nor an image_processor in processor_config.json); is it a vision-language model?")

@@ -95,6 +95,12 @@ ROLES: dict[str, ModelRole] = {
         "LLaVA-Interleave 0.5B (SigLIP vision, Qwen2 text; LLaVA architecture), image + text chat; the demo is a "
         "tiny LLaVA trained on pictures of coloured shapes (committed in nbhelpers/data)", "1.7 GB", cost="vlm-cost",
     ),
+    "vlm-dynamic": ModelRole(
+        "vlm-dynamic", "google/gemma-4-E2B-it", "nbhelpers/demo-gemma4-cost",
+        "Gemma 4 E2B (pictures at their own aspect ratio within a token budget; text, pictures, video, audio); the "
+        "demo is a Gemma 4 with random weights, the real vision tower's size and a smaller language model, for "
+        "timing: its text is noise", "10 GB",
+    ),
     "vlm-cost": ModelRole(
         "vlm-cost", None, "nbhelpers/demo-vlm-cost",
         "a LLaVA with random weights at a realistic cost (~190 M parameters, 196 image tokens) for timing; its text "

@@ -113,7 +113,8 @@ def test_prepare_exports_the_vision_language_model(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(nbhelpers.export, "export_vlm", lambda name, *args: done.append((name, *args)) or tmp_path)
     assert cli.main(["prepare", "06"]) == 0
     assert done == [("nbhelpers/demo-vlm", "fp16"), ("nbhelpers/demo-vlm", "int4"),
-                    ("nbhelpers/demo-vlm-cost", "fp16"), ("nbhelpers/demo-vlm-cost", "int4")]
+                    ("nbhelpers/demo-vlm-cost", "fp16"), ("nbhelpers/demo-vlm-cost", "int4"),
+                    ("nbhelpers/demo-gemma4-cost", "fp16")]
 
 
 def test_notebook_needs_cover_every_notebook() -> None:

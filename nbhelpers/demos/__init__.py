@@ -58,6 +58,12 @@ def _vlm_cost(out: Path) -> None:
     vlm.build_cost_model(out)
 
 
+def _gemma4_cost(out: Path) -> None:
+    from nbhelpers.demos import gemma4
+
+    gemma4.build_cost_model(out)
+
+
 COMMITTED_FILES = ("config.json", "model.safetensors", "generation_config.json")
 SD_FILES = ("model_index.json", "unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
             "text_encoder/model.safetensors", "tokenizer/tokenizer.json", "scheduler/scheduler_config.json")
@@ -72,6 +78,7 @@ DEMOS: dict[str, Demo] = {
     "nbhelpers/demo-llm-100m": Demo(build=_llm_cost),
     "nbhelpers/demo-sd": Demo(committed="demo-sd", required=SD_FILES),
     "nbhelpers/demo-vlm-cost": Demo(build=_vlm_cost),
+    "nbhelpers/demo-gemma4-cost": Demo(build=_gemma4_cost),
     "nbhelpers/demo-whisper-cost": Demo(build=_whisper_cost, required=COMMITTED_FILES),
 }
 
