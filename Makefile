@@ -31,7 +31,7 @@ lab: install
 test: install
 	$(OFFLINE) $(BIN)/python -m pytest
 
-# The fast loop while changing nbhelpers: unit tests without the ones that export or run models (about 45 seconds).
+# The fast loop while changing nbhelpers: unit tests without the ones that export or run models (about 75 seconds).
 unit: install
 	$(OFFLINE) $(BIN)/python -m pytest tests -m "not slow"
 
