@@ -75,6 +75,7 @@ def small_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("budget", [70, 280])
 def test_genai_picture_tokens_are_the_processors_soft_tokens_plus_two_markers(small_export: Path, budget: int) -> None:
     import openvino as ov

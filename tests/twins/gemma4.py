@@ -25,6 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nbhelpers.demos import gemma4
 from tests.twins import byte_level_bpe, repo_dir
 
 if TYPE_CHECKING:
@@ -68,17 +69,10 @@ SHRUNK = {"text_config": {"num_hidden_layers": 6, "layer_types": [*LAYER_TYPES[:
 SPECIALS = {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3, "<|turn>": 105, "<turn|>": 106, "<|image>": 255999,
             "<|audio>": 256000, "<|image|>": 258880, "<|audio|>": 258881, "<image|>": 258882, "<audio|>": 258883,
             "<|video|>": 258884}
-MARKERS = {"boi_token": "<|image>", "eoi_token": "<image|>", "image_token": "<|image|>", "video_token": "<|video|>",
-           "boa_token": "<|audio>", "eoa_token": "<audio|>", "audio_token": "<|audio|>"}
 POST_NORM_SCALE = 8.0  # with it, three random pictures give three different first tokens (measured)
 VOCAB = 262144
 BPE_SIZE = 4000  # the byte-level BPE's own tokens, from id 0 up (the specials' ids are kept free)
-CHAT_TEMPLATE = (
-    "{{ bos_token }}{% for m in messages %}<|turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n"
-    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
-    "{% if c['type'] == 'image' %}<|image|>{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}"
-    "<turn|>\n{% endfor %}{% if add_generation_prompt %}<|turn>model\n{% endif %}"
-)
+CHAT_TEMPLATE = "{{ bos_token }}" + gemma4.CHAT_TEMPLATE  # the cost model's reduced template, after <bos>
 
 
 def build_tokenizer() -> PreTrainedTokenizerFast:
@@ -100,7 +94,7 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
                              "normalized": False, "special": True} for t, i in SPECIALS.items()]
     return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(spec)), bos_token="<bos>",
                                    eos_token="<eos>", pad_token="<pad>", unk_token="<unk>",
-                                   extra_special_tokens=MARKERS, chat_template=CHAT_TEMPLATE)
+                                   extra_special_tokens=gemma4.MARKERS, chat_template=CHAT_TEMPLATE)
 
 
 def build_config() -> Any:
@@ -129,8 +123,6 @@ def build(root: Path, seed: int = 0) -> Path:
     import torch
     from transformers import Gemma4ForConditionalGeneration
 
-    from nbhelpers.demos.gemma4 import processor_config
-
     out = repo_dir(root, NAME)
     tokenizer = build_tokenizer()
     assert {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIALS} == SPECIALS and len(tokenizer) == VOCAB
@@ -143,5 +135,6 @@ def build(root: Path, seed: int = 0) -> Path:
     model.generation_config.do_sample = False
     model.to(torch.float16).save_pretrained(out)
     tokenizer.save_pretrained(out)
-    (out / "processor_config.json").write_text(json.dumps(processor_config(280), indent=2) + "\n", encoding="utf-8")
+    settings = json.dumps(gemma4.processor_config(280), indent=2) + "\n"
+    (out / "processor_config.json").write_text(settings, encoding="utf-8")
     return out
