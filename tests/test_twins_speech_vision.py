@@ -257,7 +257,7 @@ def test_whisper_prompts_as_genai_builds_them(twins: Twins, clips: list[np.ndarr
             assert text == answer, (name, text, answer)
             texts.add(text)
         assert genai.generate(audio, max_new_tokens=8, **EN).texts[0] not in texts, "a prompt changes the answer"
-    # the engines' logits differ by about 7e-4 (test above): no step here was a near-tie (measured 0.035)
+    # the engines' logits differ by about 7e-4 (test above): no step here was a near-tie (measured 0.048)
     print(f"smallest greedy margin {margin:.3g}")
     assert margin > 0.01, margin
     assert len(texts) == 2 * len(asked), texts
