@@ -102,6 +102,9 @@ def build_once(path: Path, build: Callable[[Path], object], force: bool = False,
                                      "check the free disk space and build again")
         info = {"built": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": round(time.perf_counter() - start, 1)}
         (tmp / MARKER).write_text(json.dumps(info), encoding="utf-8")
+        if not force and is_complete(path) and not _short_weights(path, required):
+            shutil.rmtree(tmp)  # another process (a parallel test, a second kernel) finished it first: keep theirs,
+            return path  # which a reader may already have open
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

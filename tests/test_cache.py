@@ -34,6 +34,20 @@ def test_build_once_builds_then_reuses(tmp_path: Path) -> None:
     assert len(calls) == 2
 
 
+def test_a_build_finished_meanwhile_by_another_process_is_kept(tmp_path: Path) -> None:
+    """Two processes building one folder at once (tests in parallel, two kernels): the later one keeps the folder
+    the earlier one finished, which a reader may have open, and drops its own copy."""
+    path = tmp_path / "model"
+
+    def slow_build(tmp: Path) -> None:
+        build_once(path, lambda other: (other / "who").write_text("first"))  # the other process, done meanwhile
+        (tmp / "who").write_text("second")
+
+    assert build_once(path, slow_build) == path
+    assert (path / "who").read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
 def test_interrupted_build_leaves_nothing_that_looks_complete(tmp_path: Path) -> None:
     def crash(tmp: Path) -> None:
         (tmp / "openvino_model.xml").write_text("<net/>")
