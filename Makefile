@@ -8,6 +8,11 @@ STAMP := $(VENV)/.installed
 # folder (find-links) that holds it, as on the lab machines. Override with TORCH_INDEX_URL=... (empty: pip's defaults).
 TORCH_INDEX_URL ?= $(if $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null),,https://download.pytorch.org/whl/cpu)
 OFFLINE := NBHELPERS_OFFLINE=1 HF_HUB_OFFLINE=1
+# The unit tests run in TEST_WORKERS processes (pytest-xdist; each test file stays in one process, so a file's
+# exports are made once); the notebooks run one after another, alone, so their timings are not disturbed. Both
+# always run; the target fails if either failed. `python -m pytest` alone runs the same, in one process. Files run
+# in collection order (conftest.py puts tests/test_prepare.py, which exports every notebook's models, first).
+TEST_WORKERS ?= 2
 
 .PHONY: install lab test unit doctor prepare lint clean-models bench bench-install
 
@@ -29,11 +34,13 @@ lab: install
 	$(BIN)/python -m jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
 test: install
-	$(OFFLINE) $(BIN)/python -m pytest
+	$(OFFLINE) $(BIN)/python -m pytest tests -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder; unit=$$?; \
+	$(OFFLINE) $(BIN)/python -m pytest notebooks; notebooks=$$?; \
+	test $$unit -eq 0 && test $$notebooks -eq 0
 
 # The fast loop while changing nbhelpers: unit tests without the ones that export or run models (about 75 seconds).
 unit: install
-	$(OFFLINE) $(BIN)/python -m pytest tests -m "not slow"
+	$(OFFLINE) $(BIN)/python -m pytest tests -m "not slow" -n $(TEST_WORKERS) --dist loadfile
 
 doctor: install
 	$(BIN)/python -m nbhelpers doctor
