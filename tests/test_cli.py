@@ -121,3 +121,15 @@ def test_notebook_needs_cover_every_notebook() -> None:
     root = Path(cli.__file__).resolve().parent.parent / "notebooks"
     numbers = {p.name[:2] for p in root.glob("[0-9][0-9]-*.ipynb")}
     assert numbers and numbers <= set(cli.NOTEBOOK_NEEDS)
+
+
+def test_prepare_lists_each_demos_timing_stand_in_with_the_same_exports() -> None:
+    """Offline, a notebook times a demo's random-weight stand-in of realistic size (`timing_model`); `prepare` must
+    export that too, in each of the demo's exports, or the notebook exports it in its own cells after all."""
+    from nbhelpers.models import ROLES, timing_model
+
+    for notebook, needs in cli.NOTEBOOK_NEEDS.items():
+        prepared = {(ROLES[role].demo, args) for role, args in needs}
+        for role, args in needs:
+            stand_in = timing_model(ROLES[role].demo)
+            assert (stand_in, args) in prepared, (notebook, ROLES[role].demo, stand_in, args)
