@@ -10,8 +10,9 @@ TORCH_INDEX_URL ?= $(if $(shell $(PYTHON) -m pip config get global.find-links 2>
 OFFLINE := NBHELPERS_OFFLINE=1 HF_HUB_OFFLINE=1
 # The unit tests run in TEST_WORKERS processes (pytest-xdist; each test file stays in one process, so a file's
 # exports are made once); the notebooks run one after another, alone, so their timings are not disturbed. Both
-# always run; the target fails if either failed. `python -m pytest` alone runs the same, in one process. Files run
-# in collection order (conftest.py puts tests/test_prepare.py, which exports every notebook's models, first).
+# always run, unless the first was interrupted (pytest exits 2 on Ctrl-C); the target fails if either failed.
+# `python -m pytest` alone runs the same, in one process. Files run in collection order (conftest.py puts
+# tests/test_prepare.py, which exports every notebook's models, first).
 TEST_WORKERS ?= 2
 
 .PHONY: install lab test unit doctor prepare lint clean-models bench bench-install
@@ -35,6 +36,7 @@ lab: install
 
 test: install
 	$(OFFLINE) $(BIN)/python -m pytest tests -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder; unit=$$?; \
+	if [ $$unit -eq 2 ]; then exit 2; fi; \
 	$(OFFLINE) $(BIN)/python -m pytest notebooks; notebooks=$$?; \
 	test $$unit -eq 0 && test $$notebooks -eq 0
 
