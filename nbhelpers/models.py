@@ -71,6 +71,12 @@ ROLES: dict[str, ModelRole] = {
         "architecture); the demo is the demo target fine-tuned to call two tools (committed in nbhelpers/data)",
         "1.5 GB", kv_shape=(28, 8, 128), cost="llm-cost",
     ),
+    "long": ModelRole(
+        "long", "Qwen/Qwen3-0.6B", "nbhelpers/demo-llm-long",
+        "a small chat model with a 32k-token context (Qwen3 architecture); the demo is a 1.7 M-parameter Llama trained "
+        "from scratch to find one fact hidden in up to 1k tokens of stories (committed in nbhelpers/data)",
+        "1.5 GB", kv_shape=(28, 8, 128), cost="llm-cost",
+    ),
     "llm-cost": ModelRole(
         "llm-cost", None, "nbhelpers/demo-llm-100m",
         "random weights at a realistic cost (~100 M parameters) for timing; its text is noise", "",

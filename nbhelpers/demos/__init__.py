@@ -72,6 +72,7 @@ DEMOS: dict[str, Demo] = {
     "nbhelpers/demo-llm-draft": Demo(committed="demo-llm/draft", required=COMMITTED_FILES),
     "nbhelpers/demo-llm-eagle3": Demo(committed="demo-llm/eagle3"),  # a draft head: no tokenizer of its own
     "nbhelpers/demo-llm-tools": Demo(committed="demo-llm-tools", required=COMMITTED_FILES),
+    "nbhelpers/demo-llm-long": Demo(committed="demo-llm-long", required=COMMITTED_FILES),
     "nbhelpers/demo-whisper": Demo(committed="demo-whisper", required=COMMITTED_FILES),
     "nbhelpers/demo-vlm": Demo(committed="demo-vlm", required=COMMITTED_FILES),
     "nbhelpers/demo-llm-padded": Demo(build=_padded_target),
