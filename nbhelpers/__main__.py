@@ -36,6 +36,7 @@ NOTEBOOK_NEEDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "08": [("llm", FP16), ("llm-cost", FP16)],
     "09": [("text2image", FP16)],  # with the image model's public LoRAs (online)
     "10": [("tools", FP16), ("llm-cost", FP16)],
+    "11": [("long", FP16), ("llm-cost", FP16)],
 }
 # Every module a notebook imports; `doctor` checks that each one imports.
 NOTEBOOK_IMPORTS = (

@@ -69,7 +69,7 @@ def test_telemetry_opt_out_failure_says_what_to_do(capsys: pytest.CaptureFixture
 def test_prepare_rejects_unknown_notebook(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["prepare", "42"]) == 2
     numbers = sorted(p.name[:2] for p in (Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
-    assert numbers[-1] == "10", numbers
+    assert numbers[-1] == "11", numbers
     expected = f"unknown notebook(s) 42; choose from: {', '.join(numbers)} or all"  # every notebook, no other
     assert expected in capsys.readouterr().out
 

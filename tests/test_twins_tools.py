@@ -318,3 +318,57 @@ def test_the_reasoning_parser_on_what_the_twin_writes(twin: tuple[Path, Path]) -
         message = {"content": text}
         ov_genai.ReasoningParser(keep_original_content=keep).parse(message)
         assert message == parsed
+
+
+@slow
+def test_the_long_context_knobs_of_notebook_11_on_the_twin(twin: tuple[Path, Path]) -> None:
+    """Notebook 11 teaches its knobs on the demo; its default is the same Qwen3-0.6B. On the twin (28 -> 2 layers,
+    the real 8 key/value heads of 128): the KV shape the notebook tabulates offline is the real config's; the plugin
+    lays out u8 and u4 caches with the scales the notebook describes (keys: 8 bytes more per channel and 32-token
+    block, values: 8 bytes more per token, group = head), so u8 holds 58 % and u4 33 % of f16 (the notebook's bars:
+    50-70 % and 25-45 %); and eviction, TRISHAPE and the pool sized up front run, a TRISHAPE that retains every token
+    giving the dense tokens at f32."""
+    import openvino as ov
+    import openvino_genai as ov_genai
+    from openvino._offline_transformations import paged_attention_transformation
+
+    from nbhelpers.models import ROLES
+
+    _, folder = twin
+    real = qwen3.REAL_CONFIG
+    assert ROLES["long"].kv_shape == (real["num_hidden_layers"], real["num_key_value_heads"], real["head_dim"])
+    shapes = {}
+    for precision in ("f16", "u8", "u4"):
+        model = ov.Core().read_model(folder / "openvino_model.xml")
+        paged_attention_transformation(model)
+        compiled = ov.Core().compile_model(model, "CPU", {"KEY_CACHE_PRECISION": precision,
+                                                          "VALUE_CACHE_PRECISION": precision,
+                                                          "INFERENCE_PRECISION_HINT": "f32"})
+        shapes[precision] = {p.get_any_name(): (str(p.get_partial_shape()), p.get_element_type().bitwidth)
+                             for p in compiled.inputs if p.get_any_name() in ("key_cache.0", "value_cache.0")}
+    assert shapes["f16"] == {"key_cache.0": ("[?,8,32,128]", 16), "value_cache.0": ("[?,8,32,128]", 16)}
+    assert shapes["u8"] == {"key_cache.0": ("[?,8,40,128]", 8), "value_cache.0": ("[?,8,32,136]", 8)}
+    assert shapes["u4"] == {"key_cache.0": ("[?,8,48,128]", 4), "value_cache.0": ("[?,8,32,144]", 4)}
+    held = {p: sum(np.prod([int(d) for d in s.strip("[]").split(",")[1:]]) * bits / 8 for s, bits in v.values())
+            for p, v in shapes.items()}
+    assert round(held["u8"] / held["f16"], 3) == 0.578 and round(held["u4"] / held["f16"], 3) == 0.328, held
+
+    ids = ov.Tensor(np.random.default_rng(0).integers(0, 151643, (1, 600)))
+    greedy = ov_genai.GenerationConfig(max_new_tokens=8, do_sample=False)
+
+    def tokens(**fields: Any) -> list[int]:
+        scheduler = ov_genai.SchedulerConfig()
+        for name, value in fields.items():
+            setattr(scheduler, name, value)
+        pipe = ov_genai.LLMPipeline(folder, "CPU", scheduler_config=scheduler, INFERENCE_PRECISION_HINT="f32")
+        return list(pipe.generate(ids, greedy).tokens[0])
+
+    dense = tokens(max_num_batched_tokens=256)
+    every_token = ov_genai.SparseAttentionConfig(ov_genai.SparseAttentionMode.TRISHAPE,
+                                                 num_last_dense_tokens_in_prefill=64,
+                                                 num_retained_start_tokens_in_cache=32,
+                                                 num_retained_recent_tokens_in_cache=1024)
+    assert tokens(max_num_batched_tokens=256, use_sparse_attention=True, sparse_attention_config=every_token) == dense
+    assert tokens(num_kv_blocks=80) == dense, "a pool sized up front changes nothing but the pool"
+    eviction = ov_genai.CacheEvictionConfig(32, 64, 256, ov_genai.AggregationMode.NORM_SUM)
+    assert len(tokens(use_cache_eviction=True, cache_eviction_config=eviction)) == 8
