@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from nbhelpers.demos import committed_dir, model_card
 from nbhelpers.demos.llm import EOS, LlamaShape, make_llama
 from nbhelpers.demos.long_corpus import LongExample, follow_up, haystack, is_right
-from tools.training import lr_at, optimizer_step, weighted_loss
+from tools.training import lr_at, optimizer_step, publish, weighted_loss
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -180,8 +180,6 @@ def build(out: Path, steps: int = STEPS, seed: int = 0) -> dict[str, Any]:
               "parameters_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
               "per_cell": GRADE_PER_CELL, "grade_f32": graded["by_length_and_depth"],
               "grade_f32_three_turn_chat": graded["three_turn_chat"]}
-    from tools.training import publish
-
     publish(partial, out, report, card(report))
     return report
 
