@@ -5,7 +5,8 @@ died (a native crash such as SIGFPE or SIGSEGV in a library), then marks the rem
 Here the wait polls the kernel every second: when the process is gone, the cell fails with the signal or exit
 code, and every later cell of that notebook fails at once as "not run". The run goes on with the next file.
 
-At the end, a table gives the wall time of every notebook (kernel start, cells and shutdown).
+A failing cell's error is printed when it fails, not only in the summary at the end (a run cut short still says
+why). At the end, a table gives the wall time of every notebook (kernel start, cells and shutdown).
 Loaded by the project's conftest.py; a subprocess can load it with `-p tests.nbval_guard`.
 """
 
@@ -90,9 +91,20 @@ def pytest_runtest_call(item: pytest.Item):
             "code, e.g. an OpenVINO call this CPU cannot run; run the cell's code in a child process to see where)"))
 
 
+_reporter: list[object] = []  # the terminal reporter, once pytest has one
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _reporter[:] = [session.config.pluginmanager.get_plugin("terminalreporter")]
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if "::Cell " in report.nodeid:
         _times[report.nodeid.split("::")[0]] += report.duration
+        if report.failed and report.when == "call" and _reporter and _reporter[0] is not None:
+            # At once, not only in the summary: a run cut short (a CI time limit) still shows why a cell failed.
+            _reporter[0].write_line(f"\nfailed now: {report.nodeid}\n{report.longreprtext[-4000:]}")
 
 
 def pytest_terminal_summary(terminalreporter: object, config: pytest.Config) -> None:

@@ -30,3 +30,5 @@ def test_a_dead_kernel_fails_its_notebook_fast_and_the_next_notebook_still_runs(
     assert "PASSED kernel-dies.ipynb::Cell 0" in out and "not run: the kernel died in Cell 1" in out, out
     assert "1 failed, 3 passed, 1 error" in out, out  # Cell 0 of the first notebook and both of the second passed
     assert "kernel-lives.ipynb::Cell 1" in out and "notebook wall times" in out, out
+    now = out.index("failed now: kernel-dies.ipynb::Cell 1\n")  # printed when it failed, before the summary
+    assert now < out.index("= FAILURES =") and "killed by signal SIGFPE" in out[now:now + 4000], out
