@@ -31,7 +31,7 @@ NOTEBOOK_NEEDS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "04": [("llm", FP16), ("llm-cost", FP16)],  # it trains its adapter and exports the fused model itself
     "05": [("asr", FP16), ("asr", ("int8",)), ("asr-cost", FP16), ("asr-cost", ("int8",))],
     "06": [("vlm", FP16), ("vlm", ("int4",)), ("vlm-cost", FP16), ("vlm-cost", ("int4",)),
-           ("vlm-dynamic", FP16)],
+           ("vlm-dynamic", FP16), ("vlm-dynamic-cost", FP16)],
     "07": [("npu-llm", FP16), ("llm-cost", FP16), ("llm-cost", STATELESS)],
     "08": [("llm", FP16), ("llm-cost", FP16)],
     "09": [("text2image", FP16)],  # with the image model's public LoRAs (online)
@@ -137,7 +137,8 @@ def prepare(notebooks: Sequence[str]) -> int:
     from nbhelpers.models import HUB_LORAS, default_model, hub_lora_file
 
     exporters = {"text2image": export_text2image, "asr": export_speech, "asr-cost": export_speech, "vlm": export_vlm,
-                 "vlm-cost": export_vlm, "vlm-dynamic": export_vlm, "sd-eagle3": export_eagle3_head}
+                 "vlm-cost": export_vlm, "vlm-dynamic": export_vlm,
+                 "vlm-dynamic-cost": export_vlm, "sd-eagle3": export_eagle3_head}
 
     wanted = list(NOTEBOOK_NEEDS) if "all" in notebooks else list(notebooks)
     unknown = [n for n in wanted if n not in NOTEBOOK_NEEDS]

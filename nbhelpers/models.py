@@ -102,10 +102,15 @@ ROLES: dict[str, ModelRole] = {
         "tiny LLaVA trained on pictures of coloured shapes (committed in nbhelpers/data)", "1.7 GB", cost="vlm-cost",
     ),
     "vlm-dynamic": ModelRole(
-        "vlm-dynamic", "google/gemma-4-E2B-it", "nbhelpers/demo-gemma4-cost",
+        "vlm-dynamic", "google/gemma-4-E2B-it", "nbhelpers/demo-gemma4",
         "Gemma 4 E2B (pictures at their own aspect ratio within a token budget; text, pictures, video, audio); the "
-        "demo is a Gemma 4 with random weights, the real vision tower's size and a smaller language model, for "
-        "timing: its text is noise", "10 GB",
+        "demo is a tiny Gemma 4 with the real patch and pooling sizes, trained on pictures of small coloured shapes "
+        "(committed in nbhelpers/data)", "10 GB", cost="vlm-dynamic-cost",
+    ),
+    "vlm-dynamic-cost": ModelRole(
+        "vlm-dynamic-cost", None, "nbhelpers/demo-gemma4-cost",
+        "a Gemma 4 with random weights, the real vision tower's size and a smaller language model, for timing: its "
+        "text is noise", "",
     ),
     "vlm-cost": ModelRole(
         "vlm-cost", None, "nbhelpers/demo-vlm-cost",

@@ -114,7 +114,7 @@ def test_prepare_exports_the_vision_language_model(monkeypatch: pytest.MonkeyPat
     assert cli.main(["prepare", "06"]) == 0
     assert done == [("nbhelpers/demo-vlm", "fp16"), ("nbhelpers/demo-vlm", "int4"),
                     ("nbhelpers/demo-vlm-cost", "fp16"), ("nbhelpers/demo-vlm-cost", "int4"),
-                    ("nbhelpers/demo-gemma4-cost", "fp16")]
+                    ("nbhelpers/demo-gemma4", "fp16"), ("nbhelpers/demo-gemma4-cost", "fp16")]
 
 
 def test_notebook_needs_cover_every_notebook() -> None:

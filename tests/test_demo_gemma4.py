@@ -52,10 +52,11 @@ def test_write_preprocessor_config_copies_a_combined_processor_config(tmp_path: 
     assert "feature_extractor_type" in json.loads((out / "preprocessor_config.json").read_text())  # left alone
 
 
-def test_the_role_names_the_real_default_and_the_cost_model() -> None:
+def test_the_role_names_the_real_default_the_trained_demo_and_the_cost_model() -> None:
     role = models.ROLES["vlm-dynamic"]
-    assert (role.hub_id, role.demo) == ("google/gemma-4-E2B-it", "nbhelpers/demo-gemma4-cost")
-    assert models.model_choices("vlm-dynamic") == ["google/gemma-4-E2B-it", "nbhelpers/demo-gemma4-cost"]
+    assert (role.hub_id, role.demo) == ("google/gemma-4-E2B-it", "nbhelpers/demo-gemma4")
+    assert models.model_choices("vlm-dynamic") == ["google/gemma-4-E2B-it", "nbhelpers/demo-gemma4"]
+    assert models.timing_model("nbhelpers/demo-gemma4") == "nbhelpers/demo-gemma4-cost"
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +98,15 @@ def test_genai_picture_tokens_are_the_processors_soft_tokens_plus_two_markers(sm
             "num_soft_tokens_per_image"][0])
         assert result.perf_metrics.get_num_input_tokens() - text_only == expected + 2, (width, height)
         assert 0.75 * budget <= expected <= budget
+
+
+def test_the_trained_demos_prompts_are_written_as_genai_builds_them() -> None:
+    from tools import train_demo_gemma4 as tg
+
+    tok = gemma4.build_tokenizer()
+    assert tg.prompt(tok, 2) == ("<|turn>user\n<|image><|image|><|image|><image|>describe the picture.<turn|>\n"
+                                 "<|turn>model\n")
+    assert tg.video_prompt(tok, 1, [0, 3]) == ("<|turn>user\n00:00 <|image><|video|><image|> 00:01 <|image><|video|>"
+                                               "<image|>describe the video.<turn|>\n<|turn>model\n")
+    assert tg.timestamp(130, 2.0) == "01:05"
+    assert tg.sampled(6, 3) == [0, 2, 4] and tg.sampled(6, 1) == [0] and tg.sampled(4, 8) == [0, 1, 2, 3]

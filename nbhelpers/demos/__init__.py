@@ -75,6 +75,7 @@ DEMOS: dict[str, Demo] = {
     "nbhelpers/demo-llm-long": Demo(committed="demo-llm-long", required=COMMITTED_FILES),
     "nbhelpers/demo-whisper": Demo(committed="demo-whisper", required=COMMITTED_FILES),
     "nbhelpers/demo-vlm": Demo(committed="demo-vlm", required=COMMITTED_FILES),
+    "nbhelpers/demo-gemma4": Demo(committed="demo-gemma4", required=COMMITTED_FILES),
     "nbhelpers/demo-llm-padded": Demo(build=_padded_target),
     "nbhelpers/demo-llm-100m": Demo(build=_llm_cost),
     "nbhelpers/demo-sd": Demo(committed="demo-sd", required=SD_FILES),

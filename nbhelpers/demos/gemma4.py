@@ -44,6 +44,35 @@ TEXT = {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, 
         "layer_types": (["sliding_attention"] * 5 + ["full_attention"]) * 2, "sliding_window": 512}
 
 
+# The trained demo (`nbhelpers/demo-gemma4`, `tools.train_demo_gemma4`): Gemma 4's patch and pooling sizes, so the
+# budgets mean what they mean on the real model, with a small vision tower and language model.
+DEMO_VISION = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+               "num_key_value_heads": 4, "head_dim": 16, "patch_size": 16, "pooling_kernel_size": 3,
+               "position_embedding_size": 256}  # E2B: 10240 (patch positions per side; 256 allow 4096 pixels)
+DEMO_TEXT = {"hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 3, "num_attention_heads": 4,
+             "num_key_value_heads": 2, "head_dim": 32, "global_head_dim": 32, "hidden_size_per_layer_input": 16,
+             "layer_types": ["sliding_attention", "sliding_attention", "full_attention"], "sliding_window": 512}
+
+
+def make_model(tokenizer: PreTrainedTokenizerFast, vision: dict[str, Any], text: dict[str, Any], seed: int = 0) -> Any:
+    """Return a `Gemma4ForConditionalGeneration` with random weights (seed `seed`), no audio tower, the tokenizer's
+    markers as its token ids, and the `vision` and `text` settings."""
+    import torch
+    from transformers import Gemma4Config, Gemma4ForConditionalGeneration
+    from transformers.models.gemma4.configuration_gemma4 import Gemma4TextConfig, Gemma4VisionConfig
+
+    ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in MARKERS.items()}
+    text_config = Gemma4TextConfig(**text, vocab_size=len(tokenizer), vocab_size_per_layer_input=len(tokenizer),
+                                   pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                                   eos_token_id=tokenizer.eos_token_id)
+    config = Gemma4Config(text_config=text_config, vision_config=Gemma4VisionConfig(**vision), audio_config=None,
+                          **{name.replace("_token", "_token_id"): i for name, i in ids.items()})
+    torch.manual_seed(seed)
+    model = Gemma4ForConditionalGeneration(config).eval()
+    model.generation_config.do_sample = False
+    return model
+
+
 def build_tokenizer() -> PreTrainedTokenizerFast:
     """Return the demo family's tokenizer with Gemma 4's markers added as special tokens and its turn template."""
     from tokenizers import AddedToken
@@ -86,21 +115,11 @@ real E2B's has 35 layers of width 1536). Its text is noise; it exists so that ti
 def build_cost_model(out: Path, seed: int = 0) -> int:
     """Save the random-weight Gemma 4 cost model as a hub snapshot in `out`; return its parameter count."""
     import torch
-    from transformers import Gemma4Config, Gemma4ForConditionalGeneration
-    from transformers.models.gemma4.configuration_gemma4 import Gemma4TextConfig, Gemma4VisionConfig
 
     out = Path(out)
     tokenizer = build_tokenizer()
-    ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in MARKERS.items()}
-    text = Gemma4TextConfig(**TEXT, vocab_size=len(tokenizer), vocab_size_per_layer_input=len(tokenizer),
-                            pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                            eos_token_id=tokenizer.eos_token_id)
-    config = Gemma4Config(text_config=text, vision_config=Gemma4VisionConfig(**VISION), audio_config=None,
-                          **{name.replace("_token", "_token_id"): i for name, i in ids.items()})
-    torch.manual_seed(seed)
-    model = Gemma4ForConditionalGeneration(config).eval()
+    model = make_model(tokenizer, VISION, TEXT, seed)
     n_params = sum(p.numel() for p in model.parameters())
-    model.generation_config.do_sample = False
     model.to(torch.bfloat16).save_pretrained(out)
     tokenizer.save_pretrained(out)
     (out / "processor_config.json").write_text(json.dumps(processor_config(), indent=2) + "\n", encoding="utf-8")
