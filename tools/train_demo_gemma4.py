@@ -145,7 +145,8 @@ def crops(rng: random.Random, size: int) -> tuple[Any, Any, Any]:
     from PIL import Image, ImageDraw
     from transformers.models.gemma4.image_processing_pil_gemma4 import convert_image_to_patches
 
-    from nbhelpers.demos.shapes import _outline, random_shape
+    from nbhelpers.demos.scenes import paint
+    from nbhelpers.demos.shapes import random_shape
 
     patches, classes = [], []
     for _ in range(size):
@@ -155,11 +156,7 @@ def crops(rng: random.Random, size: int) -> tuple[Any, Any, Any]:
         r = rng.uniform(5, 14)
         cx, cy = rng.uniform(r, CROP - r), rng.uniform(r, CROP - r)
         fill = tuple(min(255, max(0, c + rng.randint(-20, 20))) for c in COLOURS[shape.colour])
-        pen = ImageDraw.Draw(image)
-        if shape.shape == "circle":
-            pen.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
-        else:
-            pen.polygon(_outline(shape.shape, cx, cy, r), fill=fill)
+        paint(ImageDraw.Draw(image), shape.shape, cx, cy, r, fill)
         pixels = np.asarray(image, dtype=np.float32).transpose(2, 0, 1) / 255
         patches.append(convert_image_to_patches(pixels, 16))
         classes.append(list(COLOURS).index(shape.colour) * len(SHAPES) + SHAPES.index(shape.shape))

@@ -17,6 +17,14 @@ from typing import Any
 from nbhelpers.demos.shapes import COLOURS, SHAPES, Shape, _outline, random_shape
 
 MAX_SHAPES = 3
+
+
+def paint(pen: Any, shape: str, cx: float, cy: float, r: float, fill: tuple[int, ...]) -> None:
+    """Draw a solid `shape` of half-size `r` centred at (cx, cy) with `pen` (a PIL ImageDraw)."""
+    if shape == "circle":
+        pen.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
+    else:
+        pen.polygon(_outline(shape, cx, cy, r), fill=fill)
 ASPECTS = (0.5, 0.75, 1.0, 4 / 3, 2.0)  # width / height
 
 
@@ -89,10 +97,7 @@ def draw_scene(rng: random.Random, pixels: int = 400_000, count: int | None = No
     placed = sorted(((c, random_shape(rng)) for c in centres), key=lambda item: item[0][1])
     for (cx, cy), shape in placed:
         fill = tuple(min(255, max(0, c + rng.randint(-20, 20))) for c in COLOURS[shape.colour])
-        if shape.shape == "circle":
-            pen.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
-        else:
-            pen.polygon(_outline(shape.shape, cx, cy, r), fill=fill)
+        paint(pen, shape.shape, cx, cy, r, fill)
     scene = Scene(tuple(s for _, s in placed), side_fraction)
     return (image, scene, [c for c, _ in placed]) if with_centres else (image, scene)
 
@@ -147,10 +152,6 @@ def draw_clip(rng: random.Random, frames: int = 6, change: int | None = None) ->
         fill = tuple(min(255, max(0, c + rng.randint(-10, 10))) for c in COLOURS[colour])
         x, y = cx + dx * i, cy + dy * i
         image = Image.new("RGB", (width, height), background)
-        pen = ImageDraw.Draw(image)
-        if shape.shape == "circle":
-            pen.ellipse((x - r, y - r, x + r, y + r), fill=fill)
-        else:
-            pen.polygon(_outline(shape.shape, x, y, r), fill=fill)
+        paint(ImageDraw.Draw(image), shape.shape, x, y, r, fill)
         out.append(np.asarray(image))
     return np.stack(out), Clip(shape, new_colour, change)
