@@ -261,3 +261,23 @@ def test_a_hint_names_the_digits_said_and_at_most_two_more() -> None:
         said = rng.sample(tw.DIGITS, rng.randint(1, 4))
         named = tw.hint(rng, said * 2).split()
         assert set(said) <= set(named) and len(named) == len(set(named)) <= len(set(said)) + 2
+
+
+def test_the_first_timestamp_is_at_most_one_second_as_decoding_allows(tokenizer: Any) -> None:
+    """GenAI (like transformers) lets the first timestamp of a window be at most max_initial_timestamp_index."""
+    ids = tw.token_ids(tokenizer)
+    sequence = tw.target_ids(tokenizer, [(2.5, 3.0, "three"), (4.0, 4.5, "five")])
+    stamps = [t - ids["t0"] for t in sequence if t >= ids["t0"]]
+    assert stamps == [tw.MAX_INITIAL_TIMESTAMP, 150, 200, 225]  # the first start clamped to 1 s, the rest as placed
+    assert tw.generation_config(tokenizer)["max_initial_timestamp_index"] == tw.MAX_INITIAL_TIMESTAMP == 50
+
+
+def test_prompted_clips_get_loud_noise_in_their_own_share() -> None:
+    def levels(prompt: str | None, loud: float, prompted_loud: float | None) -> list[float]:
+        utterances = [tw.Utterance(np.zeros(16000, np.float32), [], prompt=prompt) for _ in range(200)]
+        tw.add_noise(utterances, random.Random(0), np.random.default_rng(0), loud, prompted_loud)
+        return [float(u.audio.std()) for u in utterances]
+
+    share = {case: np.mean([level > 0.015 for level in levels(*case)])  # loud noise is 0.02-0.06, quiet up to 0.01
+             for case in (("five", 0.2, 0.7), (None, 0.2, 0.7), ("five", 0.2, None))}
+    assert share[("five", 0.2, 0.7)] > 0.6 and share[(None, 0.2, 0.7)] < 0.3 and share[("five", 0.2, None)] < 0.3, share
