@@ -517,29 +517,41 @@ two CPU cores, seed {seed}. Tested on voices it never heard ({heldout}): exact m
     if report.get("context_runs"):
         body += """
 
-Then {context} steps of context training (runs: {context_runs}): half of each batch are 30-second windows of
-35-90 s recordings (groups of digits 1-5 s apart), starting where a long-form decoder seeks and ending with a
-segment cut open, or recordings that fit in 30 s, half of them with a prompt after `<|startofprev|>` (the words said
-before the window, or the digits a recording uses: recordings use two to four digits half the time); half the other
-clips get a prompt naming their digits and up to two more; a third of all clips get loud noise.
+Then {context} steps of context training (runs: {context_runs}): three quarters of each batch are 30-second
+windows of 35-90 s recordings (groups of digits 1-5 s apart), starting where a long-form decoder seeks and ending
+with a segment cut open, or (one in three) recordings that fit in 30 s, half of them with a prompt after
+`<|startofprev|>` (the words said before the window, or the digits a recording uses: recordings use two to four
+digits half the time); half the other clips get a prompt naming their digits and up to two more; loud noise
+(0.02-0.06) on 70 % of the prompted clips and 20 % of the others.
 With noise {noise} added to the held-out clips: exact match {noisy_exact:.0%}, and {noisy_prompted_exact:.0%}
 with the clip's digits as prompt.""".format(**report, context=sum(report["context_runs"]))
+    if report.get("prompt_share"):
+        body += """
+
+From the first step, {prompt_share:.0%} of the clips outside context training get a prompt naming their digits
+and up to two more, with loud noise (0.02-0.06) on 70 % of those and 20 % of the others.""".format(**report)
     if report.get("note"):  # what the report's numbers do not say about how these weights were made
         body += "\n\n" + report["note"]
     return model_card("nbhelpers/demo-whisper", body, tags=("whisper",), pipeline_tag="automatic-speech-recognition")
+
+
+def save_model(model: WhisperForConditionalGeneration, tokenizer: WhisperTokenizer, out: Path) -> None:
+    """Save model (in its dtype), tokenizer, feature extractor and the demo's generation config: a folder to export."""
+    from transformers import WhisperFeatureExtractor
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)  # also writes transformers' generation config: replaced by the demo's below
+    tokenizer.save_pretrained(out)
+    WhisperFeatureExtractor(feature_size=80).save_pretrained(out)
+    (out / "generation_config.json").write_text(json.dumps(generation_config(tokenizer), indent=2) + "\n")
 
 
 def save_snapshot(model: WhisperForConditionalGeneration, tokenizer: WhisperTokenizer, out: Path,
                   report: dict[str, Any]) -> None:
     """Save model (fp16 safetensors), tokenizer, feature extractor, generation config and card as a hub snapshot."""
     import torch
-    from transformers import WhisperFeatureExtractor
 
-    out.mkdir(parents=True, exist_ok=True)
-    model.to(torch.float16).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    WhisperFeatureExtractor(feature_size=80).save_pretrained(out)
-    (out / "generation_config.json").write_text(json.dumps(generation_config(tokenizer), indent=2) + "\n")
+    save_model(model.to(torch.float16), tokenizer, out)
     (out / "training_report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "README.md").write_text(card(report), encoding="utf-8")
 
@@ -616,8 +628,7 @@ def build(out: Path, seed: int = 0, short_steps: int = 4800, long_steps: int = 6
             if (step + 1) % n == 0:
                 log(f"step {step + 1}: loss {loss:.3f}")
             if save and checkpoint_every and (step + 1) % checkpoint_every == 0:  # measure a long run as it trains
-                model.save_pretrained(out.with_name(out.name + f"-step{step + 1}"))
-                tokenizer.save_pretrained(out.with_name(out.name + f"-step{step + 1}"))
+                save_model(model, tokenizer, out.with_name(out.name + f"-step{step + 1}"))
         return progress
 
     previous: dict[str, Any] = {}
